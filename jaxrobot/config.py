@@ -1,0 +1,317 @@
+"""Typed, validated experiment configs that round-trip through JSON.
+
+Configs are code (``experiments/<name>.py`` defines ``get_config()``), built from frozen dataclasses
+that derive from :class:`Config`. Every class registers itself under a ``kind`` name so that a config
+saved as JSON with a checkpoint can be rebuilt without importing the experiment file. Overrides from
+the command line (``--set optimizer.lr=3e-4``) are parsed against the field's annotated type, and
+``validate()`` runs before anything compiles, so a bad value fails naming the field.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib.util
+import json
+import pathlib
+import types
+import typing
+from typing import Any, ClassVar
+
+_REGISTRY: dict[str, type[Config]] = {}
+
+
+class ConfigError(ValueError):
+    """A config value is wrong; the message names the field (``a.b.c``) and the reason."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Base of every config dataclass.
+
+    Subclasses set ``kind`` (a unique name used in JSON) and may override ``check()`` to validate
+    their own fields; nested configs are validated recursively by :func:`validate`.
+    """
+
+    kind: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("kind")
+        if name:
+            if name in _REGISTRY and _REGISTRY[name].__qualname__ != cls.__qualname__:
+                raise TypeError(f"config kind {name!r} registered twice ({_REGISTRY[name]} and {cls})")
+            _REGISTRY[name] = cls
+
+    def check(self) -> None:
+        """Raise ``ConfigError(field, reason)`` via :func:`fail` for invalid own fields."""
+
+    def replace(self, **changes) -> Config:
+        return dataclasses.replace(self, **changes)
+
+
+def fail(field: str, reason: str) -> typing.NoReturn:
+    raise ConfigError(f"config field '{field}': {reason}")
+
+
+def require(cond: bool, field: str, reason: str) -> None:
+    if not cond:
+        fail(field, reason)
+
+
+def config_class(kind: str) -> type[Config]:
+    try:
+        return _REGISTRY[kind]
+    except KeyError:
+        raise ConfigError(f"unknown config kind {kind!r}; known: {sorted(_REGISTRY)}") from None
+
+
+def _type_hints(cls: type) -> dict[str, Any]:
+    import sys
+
+    module = sys.modules[cls.__module__]
+    return typing.get_type_hints(cls, vars(module))
+
+
+def validate(cfg: Config, prefix: str = "") -> Config:
+    """Validate ``cfg`` and every nested config; errors name the full dotted field path."""
+    hints = _type_hints(type(cfg))
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        path = f"{prefix}{f.name}"
+        if isinstance(value, Config):
+            validate(value, path + ".")
+            continue
+        _check_type(value, hints.get(f.name, Any), path)
+    try:
+        cfg.check()
+    except ConfigError as e:
+        if prefix and "config field '" in str(e):
+            raise ConfigError(str(e).replace("config field '", f"config field '{prefix}", 1)) from None
+        raise
+    return cfg
+
+
+def _check_type(value: Any, tp: Any, path: str) -> None:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for arg in typing.get_args(tp):
+            try:
+                _check_type(value, arg, path)
+                return
+            except ConfigError as e:
+                errors.append(str(e))
+        fail(path, f"{value!r} does not match {tp}")
+    if tp is type(None):
+        require(value is None, path, f"expected None, got {value!r}")
+        return
+    if origin is typing.Literal:
+        require(value in typing.get_args(tp), path, f"{value!r} is not one of {typing.get_args(tp)}")
+        return
+    if origin is tuple:
+        require(isinstance(value, tuple), path, f"expected a tuple, got {type(value).__name__}")
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            for i, v in enumerate(value):
+                _check_type(v, args[0], f"{path}[{i}]")
+        elif args:
+            require(len(value) == len(args), path, f"expected {len(args)} items, got {len(value)}")
+            for i, (v, a) in enumerate(zip(value, args, strict=True)):
+                _check_type(v, a, f"{path}[{i}]")
+        return
+    if origin is dict:
+        require(isinstance(value, dict), path, f"expected a dict, got {type(value).__name__}")
+        return
+    if tp is float:
+        require(isinstance(value, (int, float)) and not isinstance(value, bool), path,
+                f"expected a number, got {value!r}")
+        return
+    if tp is int:
+        require(isinstance(value, int) and not isinstance(value, bool), path, f"expected an int, got {value!r}")
+        return
+    if isinstance(tp, type):
+        require(isinstance(value, tp), path, f"expected {tp.__name__}, got {type(value).__name__} {value!r}")
+
+
+# ---------------------------------------------------------------- JSON round trip
+
+
+def to_dict(cfg: Config) -> dict[str, Any]:
+    """Plain JSON-able dict; nested configs carry their ``kind`` so :func:`from_dict` can rebuild them."""
+    out: dict[str, Any] = {"kind": type(cfg).kind}
+    for f in dataclasses.fields(cfg):
+        out[f.name] = _encode(getattr(cfg, f.name))
+    return out
+
+
+def _encode(v: Any) -> Any:
+    if isinstance(v, Config):
+        return to_dict(v)
+    if isinstance(v, tuple):
+        return [_encode(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _encode(x) for k, x in v.items()}
+    return v
+
+
+def from_dict(d: dict[str, Any]) -> Config:
+    cls = config_class(d["kind"])
+    hints = _type_hints(cls)
+    kwargs = {}
+    names = {f.name for f in dataclasses.fields(cls)}
+    for k, v in d.items():
+        if k == "kind":
+            continue
+        if k not in names:
+            raise ConfigError(f"config field '{k}': unknown field of {cls.__name__}")
+        kwargs[k] = _decode(v, hints[k])
+    return cls(**kwargs)
+
+
+def _decode(v: Any, tp: Any) -> Any:
+    if isinstance(v, dict) and "kind" in v and v["kind"] in _REGISTRY:
+        return from_dict(v)
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if v is None:
+            return None
+        return _decode(v, args[0]) if len(args) == 1 else _listify(v)
+    if origin is tuple and isinstance(v, list):
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(x, args[0]) for x in v)
+        if args:
+            return tuple(_decode(x, a) for x, a in zip(v, args, strict=True))
+        return tuple(v)
+    if tp is float and isinstance(v, int) and not isinstance(v, bool):
+        return float(v)
+    return v
+
+
+def _listify(v: Any) -> Any:
+    return tuple(_listify(x) for x in v) if isinstance(v, list) else v
+
+
+def to_json(cfg: Config) -> str:
+    return json.dumps(to_dict(cfg), indent=2, sort_keys=True)
+
+
+def from_json(text: str) -> Config:
+    return from_dict(json.loads(text))
+
+
+# ---------------------------------------------------------------- overrides
+
+
+def override(cfg: Config, assignment: str) -> Config:
+    """Apply one ``dotted.path=value`` override; the value is parsed as the field's type."""
+    if "=" not in assignment:
+        raise ConfigError(f"override {assignment!r}: expected key=value")
+    key, raw = assignment.split("=", 1)
+    parts = key.strip().split(".")
+    return _set(cfg, parts, raw.strip(), key.strip())
+
+
+def _set(cfg: Config, parts: list[str], raw: str, full: str) -> Config:
+    names = {f.name for f in dataclasses.fields(cfg)}
+    head = parts[0]
+    if head not in names:
+        raise ConfigError(f"config field '{full}': {type(cfg).__name__} has no field {head!r}; "
+                          f"fields: {sorted(names)}")
+    current = getattr(cfg, head)
+    if len(parts) > 1:
+        if not isinstance(current, Config):
+            raise ConfigError(f"config field '{full}': {head!r} is not a nested config")
+        return dataclasses.replace(cfg, **{head: _set(current, parts[1:], raw, full)})
+    tp = _type_hints(type(cfg))[head]
+    return dataclasses.replace(cfg, **{head: parse_value(raw, tp, full, current)})
+
+
+def parse_value(raw: str, tp: Any, field: str, current: Any = None) -> Any:
+    """Parse a command-line string as type ``tp`` (int, float, bool, str, tuples, Literal, Optional)."""
+    origin = typing.get_origin(tp)
+    if isinstance(current, Config) or (isinstance(tp, type) and issubclass(tp, Config)):
+        try:
+            return from_dict(json.loads(raw))
+        except (json.JSONDecodeError, KeyError) as e:
+            raise ConfigError(f"config field '{field}': expected a JSON config object ({e})") from None
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if raw.lower() in ("none", "null") and type(None) in args:
+            return None
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return parse_value(raw, a, field)
+            except ConfigError:
+                continue
+        raise ConfigError(f"config field '{field}': cannot parse {raw!r} as {tp}")
+    if origin is typing.Literal:
+        choices = typing.get_args(tp)
+        for c in choices:
+            if str(c) == raw:
+                return c
+        raise ConfigError(f"config field '{field}': {raw!r} is not one of {choices}")
+    if tp is bool:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"config field '{field}': expected a boolean, got {raw!r}")
+    if tp is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"config field '{field}': expected an int, got {raw!r}") from None
+    if tp is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"config field '{field}': expected a number, got {raw!r}") from None
+    if tp is str:
+        return raw
+    if origin is tuple or origin is dict:
+        try:
+            value = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            if origin is tuple:
+                value = tuple(x.strip() for x in raw.split(",") if x.strip())
+            else:
+                raise ConfigError(f"config field '{field}': expected a Python literal, got {raw!r}") from None
+        if origin is tuple:
+            value = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+            args = typing.get_args(tp)
+            if len(args) == 2 and args[1] is Ellipsis and args[0] in (int, float, str):
+                try:
+                    value = tuple(args[0](x) for x in value)
+                except ValueError:
+                    raise ConfigError(f"config field '{field}': cannot parse {raw!r} as {tp}") from None
+        return value
+    raise ConfigError(f"config field '{field}': cannot override a value of type {tp} from the command line")
+
+
+# ---------------------------------------------------------------- experiment files
+
+
+def load_experiment(path: str | pathlib.Path, overrides: typing.Sequence[str] = ()) -> Config:
+    """Import ``experiments/<name>.py``, call ``get_config()``, apply overrides, validate."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    spec = importlib.util.spec_from_file_location(f"jaxrobot_experiment_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    if not hasattr(module, "get_config"):
+        raise ConfigError(f"config file {path} defines no get_config()")
+    cfg = module.get_config()
+    if not isinstance(cfg, Config):
+        raise ConfigError(f"{path}: get_config() returned {type(cfg).__name__}, not a jaxrobot Config")
+    for o in overrides:
+        cfg = override(cfg, o)
+    return validate(cfg)

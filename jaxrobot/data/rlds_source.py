@@ -1,0 +1,4 @@
+"""RLDS training source (kind ``"rlds"``) and weighted mixtures (kind ``"mixture"``).
+
+Placeholder: filled below.
+"""

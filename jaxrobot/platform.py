@@ -1,0 +1,67 @@
+"""Process-wide runtime flags, set in one place before JAX or TensorFlow start.
+
+Why each flag:
+- ``--xla_cpu_use_fusion_emitters=false``: the 7-joint Panda takes ~0.6 s per ``mjx.step`` on XLA:CPU
+  without it and ~2.5 ms with it (measured here, see shared/FACTS.md).
+- TensorFlow must never grab accelerator memory that JAX owns: hide GPUs from TF at import.
+- The persistent compilation cache turns a 20 s MJX compile into ~3 s in the next process.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+_CONFIGURED = False
+
+
+def cache_dir() -> pathlib.Path:
+    """User cache folder (never inside a dataset or the repo): ``$JAXROBOT_CACHE`` or ~/.cache/jaxrobot."""
+    root = os.environ.get("JAXROBOT_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "jaxrobot")
+    path = pathlib.Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def set_cpu_device_count(n: int) -> None:
+    """Fake ``n`` CPU devices (for sharding tests); must run before the JAX backend starts."""
+    flags = [f for f in os.environ.get("XLA_FLAGS", "").split()
+             if not f.startswith("--xla_force_host_platform_device_count")]
+    flags.append(f"--xla_force_host_platform_device_count={n}")
+    os.environ["XLA_FLAGS"] = " ".join(flags)
+
+
+def configure(compilation_cache: bool = True) -> None:
+    """Set XLA/TF environment flags (idempotent). Call before importing jax in entry points."""
+    global _CONFIGURED
+    if _CONFIGURED:
+        return
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_cpu_use_fusion_emitters" not in flags:
+        os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_use_fusion_emitters=false").strip()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    # MuJoCo rendering headless (software EGL works here).
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    import jax
+
+    if compilation_cache and os.environ.get("JAXROBOT_NO_COMPILATION_CACHE") != "1":
+        jax.config.update("jax_compilation_cache_dir", str(cache_dir() / "xla"))
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+    # Random numbers independent of how arrays are sharded (big_vision's start-up flag).
+    jax.config.update("jax_threefry_partitionable", True)
+    _CONFIGURED = True
+
+
+def import_tensorflow():
+    """Import TensorFlow with GPUs hidden from it, so it never takes memory JAX needs."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    try:
+        tf.config.set_visible_devices([], "GPU")
+    except RuntimeError:  # devices already initialised; they were hidden the first time
+        pass
+    return tf

@@ -1,0 +1,283 @@
+"""The training loop: ties data, model, optimiser, mesh, checkpoints and logging together.
+
+Everything here runs on the host between compiled steps; the step itself is in ``step.py``. The loop
+fetches metrics from device only every ``log_every`` steps and before each checkpoint, checks them for
+NaN/Inf (naming the step and the metric), and never saves a state it has not checked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxrobot import config as config_lib
+from jaxrobot.data.sources import make_source
+from jaxrobot.models.registry import build_model
+from jaxrobot.train import checkpoint as ckpt_lib
+from jaxrobot.train.config import ExperimentConfig
+from jaxrobot.train.mesh import batch_sharding, make_mesh, replicated
+from jaxrobot.train.metrics import MetricsWriter, Progress
+from jaxrobot.train.optimizer import lr_schedule, make_optimizer
+from jaxrobot.train.state import create_train_state, state_shardings
+from jaxrobot.train.step import make_jit_step, make_shard_map_step
+
+
+class TrainingDiverged(RuntimeError):
+    """NaN/Inf in a training metric; the message names the step and the metric."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+    step: int
+    metrics: dict[str, float]
+    workdir: str
+    wall_seconds: float
+    steps_per_second: float
+    samples_per_second: float
+    preempted: bool = False
+    resumed_from: int | None = None
+
+
+class _Prefetcher:
+    """Produces host batches in a background thread, each with the data state *after* producing it."""
+
+    def __init__(self, source, depth: int = 2):
+        self.source, self.q = source, queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        try:
+            while not self._stop.is_set():
+                batch = next(self.source)
+                item = (batch, dict(self.source.get_state()))
+                while not self._stop.is_set():
+                    try:
+                        self.q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+        except BaseException as e:  # surfaced in the main thread
+            self.q.put(e)
+
+    def next(self):
+        item = self.q.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self):
+        self._stop.set()
+
+
+class _Preemption:
+    """SIGTERM → save at the current step and exit cleanly.
+
+    Multi-process: JAX's preemption sync point makes every process stop at the same step. Single
+    process: our own handler sets a flag checked after each step.
+    """
+
+    def __init__(self):
+        self.multi = jax.process_count() > 1
+        self.flag = False
+        self._old = None
+        if not self.multi and threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGTERM, self._handler)
+
+    def _handler(self, signum, frame):
+        self.flag = True
+
+    def reached(self, step: int) -> bool:
+        if self.multi:
+            from jax.experimental import multihost_utils
+
+            return multihost_utils.reached_preemption_sync_point(step)
+        return self.flag
+
+    def close(self):
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
+
+
+def _to_global(local: dict[str, np.ndarray], sharding) -> dict[str, jax.Array]:
+    arrays = {k: v for k, v in local.items() if isinstance(v, np.ndarray) and v.dtype != object}
+    if jax.process_count() == 1:
+        return jax.device_put(arrays, sharding)
+    return {k: jax.make_array_from_process_local_data(sharding, v) for k, v in arrays.items()}
+
+
+def _param_count(params) -> int:
+    return int(sum(np.prod(x.shape) for x in jax.tree.leaves(params)))
+
+
+def _check_finite(records: list[tuple[int, dict[str, Any]]], latest_ckpt: int | None) -> None:
+    for step, metrics in records:
+        for name, value in metrics.items():
+            if not np.all(np.isfinite(value)):
+                where = f"checkpoint step {latest_ckpt}" if latest_ckpt is not None else "no checkpoint yet"
+                raise TrainingDiverged(
+                    f"non-finite {name}={float(np.asarray(value).ravel()[0])} at step {step}; training stopped. "
+                    f"The last good checkpoint is intact ({where}).")
+
+
+def train(cfg: ExperimentConfig, workdir: str | pathlib.Path, *, steps: int | None = None,
+          checkpoint_every: int | None = None, progress: bool = True, log: Callable[[str], None] = print,
+          evaluator: Callable[[Any, int], dict[str, float]] | None = None, async_checkpoints: bool = True
+          ) -> TrainResult:
+    """Train ``cfg`` in ``workdir``; resume from its latest complete checkpoint if there is one."""
+    if steps is not None:
+        cfg = config_lib.validate(cfg.replace(train=cfg.train.replace(steps=steps)))
+    if checkpoint_every is not None:
+        cfg = config_lib.validate(cfg.replace(train=cfg.train.replace(checkpoint_every=checkpoint_every)))
+    tcfg = cfg.train
+    workdir = pathlib.Path(workdir).absolute()
+    is_main = jax.process_index() == 0
+    if is_main:
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "config.json").write_text(config_lib.to_json(cfg))
+
+    mesh = make_mesh(cfg.mesh)
+    if tcfg.parallelism == "shard_map" and mesh.shape["fsdp"] != 1:
+        raise config_lib.ConfigError("config field 'train.parallelism': shard_map needs mesh.fsdp=1 "
+                                     "(it keeps the state replicated)")
+    n_dev = mesh.devices.size
+    if tcfg.batch_size % n_dev or (tcfg.batch_size // tcfg.grad_accum) % n_dev:
+        raise config_lib.ConfigError(
+            f"config field 'train.batch_size': {tcfg.batch_size} (micro-batch "
+            f"{tcfg.batch_size // tcfg.grad_accum}) must be divisible by the {n_dev} devices of the mesh")
+
+    model = build_model(cfg.model)
+    tx = make_optimizer(cfg.optimizer, tcfg.steps)
+    schedule = lr_schedule(cfg.optimizer, cfg.optimizer.lr, tcfg.steps)
+    source = make_source(cfg.data, global_batch_size=tcfg.batch_size, process_index=jax.process_index(),
+                         process_count=jax.process_count(), seed=tcfg.seed)
+    bsharding = batch_sharding(mesh)
+
+    # One real batch gives the shapes for init; rewind the source so training starts at position 0.
+    start_state = dict(source.get_state())
+    example_global = _to_global(next(source), bsharding)
+    source.set_state(start_state)
+    ema = tcfg.ema_decay > 0
+    shardings, abstract = state_shardings(model, tx, example_global, mesh, cfg.mesh, ema)
+
+    ckpt = ckpt_lib.Checkpointer(workdir, keep=tcfg.keep_checkpoints, async_save=async_checkpoints)
+    resumed_from = ckpt.latest_step()
+    if resumed_from is not None:
+        _, meta = ckpt_lib.read_meta(workdir, resumed_from)
+        saved_model = meta["config"]["model"]
+        if saved_model != config_lib.to_dict(cfg.model):
+            raise config_lib.ConfigError(
+                f"config field 'model': differs from the checkpoint in {workdir} (step {resumed_from}); "
+                f"use a new --workdir or the same model config")
+        state, data_state, _ = ckpt.restore(resumed_from, ckpt_lib.abstract_with_shardings(abstract, shardings))
+        source.set_state(data_state)
+        log(f"resumed from {ckpt.directory / str(resumed_from)}")
+    else:
+        state, _ = create_train_state(model, tx, jax.random.PRNGKey(tcfg.seed), example_global, mesh, cfg.mesh, ema)
+
+    with mesh:
+        example_batch = jax.jit(lambda b: jax.tree.map(lambda x: x[:2], b),
+                                out_shardings=replicated(mesh))(example_global)
+    meta = {
+        "config": config_lib.to_dict(cfg),
+        "model": {"kind": type(cfg.model).kind, "param_count": _param_count(abstract.params)},
+        "data_spec": source.spec(),
+        "stats": source.stats(),
+        "mesh": {k: int(v) for k, v in mesh.shape.items()},
+        "process_count": jax.process_count(),
+    }
+
+    if tcfg.parallelism == "shard_map":
+        step_fn = make_shard_map_step(model, tx, tcfg, schedule, mesh)
+    else:
+        step_fn = make_jit_step(model, tx, tcfg, schedule, mesh, shardings)
+
+    step = int(jax.device_get(state.step))
+    writer = MetricsWriter(workdir, enabled=is_main, resume_step=step)
+    bar = Progress(tcfg.steps, step, tcfg.batch_size, enabled=progress and is_main)
+    preempt = _Preemption()
+    data_states: dict[int, dict] = {}
+    pending: list[tuple[int, Any]] = []
+    last_metrics: dict[str, float] = {}
+    saved_step = resumed_from
+    preempted = False
+    t_start = time.perf_counter()
+    prefetch = _Prefetcher(source) if step < tcfg.steps else None
+
+    def flush() -> None:
+        nonlocal last_metrics
+        if not pending:
+            return
+        host = jax.device_get([m for _, m in pending])
+        records = list(zip([s for s, _ in pending], host, strict=True))
+        pending.clear()
+        _check_finite(records, saved_step)
+        s, m = records[-1]
+        sps, xps = bar.rates(s)
+        last_metrics = {k: float(np.asarray(v)) for k, v in m.items()}
+        writer.write(s, {**last_metrics, "steps_per_sec": sps, "samples_per_sec": xps})
+        bar.update(s, last_metrics.get("loss"))
+
+    def save(s: int) -> None:
+        nonlocal saved_step
+        flush()
+        if saved_step == s:
+            return
+        ckpt.save(s, state, data_states[s], meta, example_batch)
+        saved_step = s
+        for k in [k for k in data_states if k < s]:
+            del data_states[k]
+
+    try:
+        while step < tcfg.steps:
+            batch, data_state = prefetch.next()
+            state, metrics = step_fn(state, _to_global(batch, bsharding))
+            step += 1
+            data_states[step] = data_state
+            pending.append((step, metrics))
+            if step % tcfg.log_every == 0:
+                flush()
+            if evaluator is not None and tcfg.eval_every and step % tcfg.eval_every == 0:
+                flush()
+                scores = evaluator(state, step)
+                writer.write(step, scores)
+                log(f"step {step}: " + ", ".join(f"{k}={v:.3f}" for k, v in scores.items()))
+            if step % tcfg.checkpoint_every == 0 or step == tcfg.steps:
+                save(step)
+            if preempt.reached(step):
+                save(step)
+                preempted = True
+                log(f"preempted: saved checkpoint at step {step}")
+                break
+        flush()
+        if saved_step != step:
+            save(step)
+    finally:
+        if prefetch is not None:
+            prefetch.close()
+        bar.close()
+        preempt.close()
+        ckpt.close()
+        writer.close()
+    wall = time.perf_counter() - t_start
+    sps, xps = bar.rates(step)
+    result = TrainResult(step=step, metrics=last_metrics, workdir=str(workdir), wall_seconds=wall,
+                         steps_per_second=sps, samples_per_second=xps, preempted=preempted,
+                         resumed_from=resumed_from)
+    if is_main:
+        summary = {"step": step, "loss": last_metrics.get("loss"), "steps_per_sec": round(sps, 2),
+                   "samples_per_sec": round(xps, 1), "wall_s": round(wall, 1), "preempted": preempted,
+                   "workdir": str(workdir)}
+        log("TRAIN_SUMMARY " + json.dumps(summary))
+    return result

@@ -1,0 +1,406 @@
+"""Check that the root Bazel BUILD names every module, package and test (stdlib only, no Bazel needed).
+
+Fails (exit 1), listing each problem with a ready-to-paste fix, when:
+- a Python module under ``jaxrobot/`` is in the ``srcs`` of no BUILD target;
+- a data file under ``jaxrobot/`` (XML scenes, JSON, licences) is in no target's ``data``;
+- a package directory (a folder under ``jaxrobot/`` holding ``.py`` files) has no ``py_library`` of its own;
+- a test file ``tests/**/test_*.py`` has no ``py_test``/``py_pytest`` target;
+- a target names a file that does not exist, or a ``py_pytest`` target is not named after its file;
+- a library or test imports a repository module that its deps do not bring into the runfiles (Bazel would
+  then raise ImportError inside the test sandbox). Imports inside functions are exempt when the edge would
+  close a dependency cycle (Bazel forbids cycles; such lazy imports exist precisely to break them);
+- a ``py_library`` is missing from the ``jaxrobot_all`` aggregate that the CLI binary and CLI tests use.
+
+The BUILD file is read as the Python subset Starlark shares with it (lists, strings, ``+``, ``glob()``,
+top-level constants); ``glob()`` follows Bazel: ``*`` within one path segment, ``**`` across segments,
+files only, never into another Bazel package (a folder with its own BUILD) or a ``.bazelignore`` path.
+
+Usage: python tools/build_check.py [--root DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+PY_RULES = {"py_library", "py_binary", "py_test", "py_pytest"}
+FILE_RULES = PY_RULES | {"filegroup"}
+AGGREGATE = "jaxrobot_all"
+# A test that mentions these may reach any package at run time (CLI subcommands are imported by name,
+# subprocesses import whatever they run), so it must depend on the aggregate of every library.
+DYNAMIC_MARKERS = ("jaxrobot.cli", "subprocess")
+
+
+@dataclass
+class Target:
+    rule: str
+    name: str
+    srcs: list[str] = field(default_factory=list)
+    data: list[str] = field(default_factory=list)
+    deps: list[str] = field(default_factory=list)
+    main: str | None = None
+
+    def files(self) -> list[str]:
+        return self.srcs + [d for d in self.data if not d.startswith((":", "//", "@"))]
+
+
+# ---------------------------------------------------------------- files and glob()
+
+
+def bazelignored(root: str) -> set[str]:
+    path = os.path.join(root, ".bazelignore")
+    if not os.path.isfile(path):
+        return set()
+    with open(path) as f:
+        return {line.strip().strip("/") for line in f if line.strip() and not line.startswith("#")}
+
+
+def package_files(root: str) -> list[str]:
+    """Every file of the root Bazel package, as a '/'-separated path relative to ``root``."""
+    ignored = bazelignored(root)
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        rel = "" if rel == "." else rel
+        keep = []
+        for d in dirnames:
+            sub = f"{rel}/{d}" if rel else d
+            full = os.path.join(dirpath, d)
+            if (d.startswith(".") or d.startswith("bazel-") or d == "__pycache__" or sub in ignored
+                    or os.path.isfile(os.path.join(full, "BUILD"))
+                    or os.path.isfile(os.path.join(full, "BUILD.bazel"))):
+                continue
+            keep.append(d)
+        dirnames[:] = sorted(keep)
+        out += [f"{rel}/{n}" if rel else n for n in sorted(filenames) if not n.endswith(".pyc")]
+    return out
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """Bazel glob pattern to a regex: ``*``/``?`` stay within a segment, ``**`` spans segments."""
+    segments = pattern.split("/")
+    parts = []
+    for i, seg in enumerate(segments):
+        last = i == len(segments) - 1
+        if seg == "**":
+            parts.append("(?:[^/]+/)*[^/]+" if last else "(?:[^/]+/)*")
+            continue
+        body = "".join("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c) for c in seg)
+        parts.append(body if last else body + "/")
+    return re.compile("".join(parts) + r"\Z")
+
+
+def glob(files: list[str], include: Iterable[str], exclude: Iterable[str] = ()) -> list[str]:
+    inc = [glob_regex(p) for p in include]
+    exc = [glob_regex(p) for p in exclude]
+    return [f for f in files if any(r.match(f) for r in inc) and not any(r.match(f) for r in exc)]
+
+
+# ---------------------------------------------------------------- BUILD parsing
+
+
+class BuildError(Exception):
+    pass
+
+
+def _eval(node: ast.AST, env: dict[str, object], files: list[str]) -> object:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_eval(e, env, files) for e in node.elts]
+    if isinstance(node, ast.Dict):
+        return {_eval(k, env, files): _eval(v, env, files) for k, v in zip(node.keys, node.values, strict=True)}
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _eval(node.left, env, files) + _eval(node.right, env, files)
+    if isinstance(node, ast.Name):
+        if node.id in env:
+            return env[node.id]
+        raise BuildError(f"line {node.lineno}: unknown name {node.id}")
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "glob":
+        args = [_eval(a, env, files) for a in node.args]
+        kw = {k.arg: _eval(k.value, env, files) for k in node.keywords}
+        include = args[0] if args else kw.get("include", [])
+        exclude = args[1] if len(args) > 1 else kw.get("exclude", [])
+        return glob(files, include, exclude)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "select":
+        return []  # conservatively: a select() contributes nothing this check can rely on
+    raise BuildError(f"line {getattr(node, 'lineno', '?')}: cannot evaluate {ast.dump(node)[:80]}")
+
+
+def parse_build(text: str, files: list[str]) -> dict[str, Target]:
+    """Targets of the root BUILD by name (only rules that carry files: py_* and filegroup)."""
+    tree = ast.parse(text, filename="BUILD")
+    env: dict[str, object] = {}
+    targets: dict[str, Target] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            env[stmt.targets[0].id] = _eval(stmt.value, env, files)
+            continue
+        if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)
+                and isinstance(stmt.value.func, ast.Name)):
+            continue
+        rule = stmt.value.func.id
+        if rule not in FILE_RULES:
+            continue
+        kw = {k.arg: k.value for k in stmt.value.keywords if k.arg}
+        name = _eval(kw["name"], env, files)
+        t = Target(rule=rule, name=name)
+        for attr in ("srcs", "data", "deps"):
+            if attr in kw:
+                setattr(t, attr, list(_eval(kw[attr], env, files)))
+        if "main" in kw:
+            t.main = _eval(kw["main"], env, files)
+        if rule == "py_pytest":  # the macro in tools/bazel/pytest.bzl: srcs is the file named like the target
+            t.srcs = [name + ".py"] + t.srcs
+        if name in targets:
+            raise BuildError(f"target {name!r} defined twice")
+        targets[name] = t
+    return targets
+
+
+def local_label(label: str) -> str | None:
+    """``:x`` or ``//:x`` -> ``x``; labels of other packages/repositories -> None."""
+    if label.startswith("//:"):
+        return label[3:]
+    if label.startswith(":"):
+        return label[1:]
+    return None
+
+
+# ---------------------------------------------------------------- imports
+
+
+def imports_of(path: str) -> list[tuple[str, bool]]:
+    """(module, at_top_level) for every absolute import in a file; ``from a import b`` yields a and a.b."""
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), filename=path)
+    out: list[tuple[str, bool]] = []
+
+    def visit(node: ast.AST, top: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = top and not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            if isinstance(child, ast.Import):
+                out.extend((a.name, top) for a in child.names)
+            elif isinstance(child, ast.ImportFrom) and child.level == 0 and child.module:
+                out.append((child.module, top))
+                out.extend((f"{child.module}.{a.name}", top) for a in child.names if a.name != "*")
+            visit(child, inner)
+
+    visit(tree, True)
+    return out
+
+
+def module_files(module: str, known: set[str]) -> list[str]:
+    """Repository files executed by importing ``module``: each package ``__init__`` on the way, then the module."""
+    parts = module.split(".")
+    out = []
+    for i in range(1, len(parts) + 1):
+        base = "/".join(parts[:i])
+        if f"{base}/__init__.py" in known:
+            out.append(f"{base}/__init__.py")
+        elif f"{base}.py" in known and i == len(parts):
+            out.append(f"{base}.py")
+        elif i < len(parts) and f"{base}.py" in known:
+            out.append(f"{base}.py")  # `from a.mod import name`: name is an attribute, not a module
+            break
+        else:
+            break
+    return out
+
+
+# ---------------------------------------------------------------- the check
+
+
+def check(root: str) -> tuple[list[str], str]:
+    files = package_files(root)
+    known = set(files)
+    build_path = os.path.join(root, "BUILD")
+    if not os.path.isfile(build_path):
+        return ["no BUILD file at the repository root"], ""
+    with open(build_path, encoding="utf-8") as f:
+        targets = parse_build(f.read(), files)
+    problems: list[str] = []
+
+    owners: dict[str, list[str]] = {}
+    for t in targets.values():
+        for src in t.files():
+            owners.setdefault(src, []).append(t.name)
+        for src in t.srcs:
+            if src not in known and not src.startswith(("//", "@", ":")):
+                problems.append(f"target //:{t.name} names {src}, which does not exist")
+
+    libraries = {n: t for n, t in targets.items() if t.rule == "py_library"}
+    py_owned = {src for t in targets.values() if t.rule in PY_RULES for src in t.srcs}
+
+    # 1. Modules and packages under jaxrobot/.
+    modules = [f for f in files if f.startswith("jaxrobot/") and f.endswith(".py")]
+    for m in modules:
+        if m not in py_owned:
+            problems.append(f"module {m} is in the srcs of no BUILD target")
+    for f in files:
+        if f.startswith("jaxrobot/") and not f.endswith(".py") and f not in owners:
+            problems.append(f"data file {f} is in no BUILD target (add it to its package's py_library data)")
+    package_dirs = sorted({m.rsplit("/", 1)[0] for m in modules})
+    for d in package_dirs:
+        own = [n for n, t in libraries.items()
+               if t.srcs and all(s.rsplit("/", 1)[0] == d for s in t.srcs)]
+        if not own:
+            problems.append(f"package {d}/ has no py_library of its own; add:\n"
+                            + suggest_library(d, root, known, libraries))
+
+    # 2. Test files.
+    tests = [f for f in files if f.startswith("tests/") and os.path.basename(f).startswith("test_")
+             and f.endswith(".py")]
+    test_targets = {n: t for n, t in targets.items() if t.rule in ("py_test", "py_pytest")}
+    tested = {src for t in test_targets.values() for src in t.srcs}
+    for tf in tests:
+        if tf not in tested:
+            problems.append(f"test {tf} has no py_test target; add:\n" + suggest_test(tf, root, known, targets))
+    for n, t in test_targets.items():
+        if t.rule == "py_pytest" and n + ".py" not in known:
+            problems.append(f"py_pytest //:{n} has no file {n}.py (targets are named after their file)")
+
+    # 3. The aggregate knows every library.
+    if AGGREGATE in libraries:
+        listed = {local_label(d) for d in libraries[AGGREGATE].deps}
+        for n in libraries:
+            if n != AGGREGATE and n not in listed:
+                problems.append(f"py_library //:{n} is missing from the deps of //:{AGGREGATE}")
+    else:
+        problems.append(f"no py_library //:{AGGREGATE} (the aggregate of every library)")
+
+    # 4. Imports are covered by deps (so the runfiles hold them).
+    closure = _closures(targets)
+    for n, t in targets.items():
+        if t.rule not in PY_RULES:
+            continue
+        for src in t.srcs:
+            if src not in known or not src.endswith(".py"):
+                continue
+            is_test = t.rule in ("py_test", "py_pytest")
+            for need, top in _needed_targets(root, src, known, owners, transitive=is_test):
+                if n in need or need & closure[n]:
+                    continue
+                cyclic = any(n in closure.get(o, set()) for o in need)
+                if not top and cyclic:
+                    continue  # lazy import that breaks a cycle
+                problems.append(f"//:{n} ({src}) imports code of {' or '.join('//:' + o for o in sorted(need))}"
+                                " but does not depend on it")
+        if t.rule in ("py_test", "py_pytest") and AGGREGATE not in closure[n]:
+            for src in t.srcs:
+                if src in known and src.startswith("tests/") and _mentions_dynamic(os.path.join(root, src)):
+                    problems.append(f"//:{n} uses the CLI or subprocesses; add \":{AGGREGATE}\" to its deps")
+    summary = (f"build-check: ok: {len(modules)} modules in {len(package_dirs)} packages and {len(tests)} test "
+               f"files are named by {len(libraries)} py_library and {len(test_targets)} py_test targets")
+    return problems, summary
+
+
+def _closures(targets: dict[str, Target]) -> dict[str, set[str]]:
+    """Targets reachable from each target through deps and data (excluding itself unless on a cycle)."""
+    edges = {n: {local_label(x) for x in t.deps + t.data} - {None} for n, t in targets.items()}
+    out: dict[str, set[str]] = {}
+    for n in targets:
+        seen: set[str] = set()
+        stack = list(edges[n])
+        while stack:
+            x = stack.pop()
+            if x in seen or x not in edges:
+                continue
+            seen.add(x)
+            stack.extend(edges[x])
+        out[n] = seen
+    return out
+
+
+def _needed_targets(root: str, src: str, known: set[str], owners: dict[str, list[str]],
+                    transitive: bool) -> list[tuple[set[str], bool]]:
+    """For each repository file an import in ``src`` executes: the set of targets that provide it, and
+    whether the import is at module top level. With ``transitive`` (tests), the imports of imported
+    repository modules are followed too, lazy ones included, since a test may run any of them."""
+    out = []
+    seen = {src}
+    stack = [(src, True)]
+    while stack:
+        path, top_chain = stack.pop()
+        for module, top in imports_of(os.path.join(root, path)):
+            for f in module_files(module, known):
+                if f in owners:
+                    out.append((set(owners[f]), top and top_chain))
+                if transitive and f not in seen:
+                    seen.add(f)
+                    stack.append((f, top and top_chain))
+        if not transitive:
+            break
+    return out
+
+
+def _mentions_dynamic(path: str) -> bool:
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    return any(m in text for m in DYNAMIC_MARKERS)
+
+
+def _library_name(directory: str) -> str:
+    """Libraries are named after their package directory: //:jaxrobot/data/rlds."""
+    return directory
+
+
+def _deps_for(py_files: list[str], root: str, known: set[str], self_dir: str | None) -> list[str]:
+    dirs: set[str] = set()
+    for src in py_files:
+        for module, _top in imports_of(os.path.join(root, src)):
+            for f in module_files(module, known):
+                d = f.rsplit("/", 1)[0]
+                if d != self_dir and f.startswith("jaxrobot/"):
+                    dirs.add(d)
+    return sorted(f'":{_library_name(d)}"' for d in dirs)
+
+
+def suggest_library(directory: str, root: str, known: set[str], libraries: dict[str, Target]) -> str:
+    srcs = [f for f in known if f.startswith(directory + "/") and "/" not in f[len(directory) + 1:]
+            and f.endswith(".py")]
+    deps = _deps_for(sorted(srcs), root, known, directory)
+    parent = directory.rsplit("/", 1)[0]
+    if "/" in directory and f'":{_library_name(parent)}"' not in deps:
+        deps.insert(0, f'":{_library_name(parent)}"')
+    return (f'    py_library(\n        name = "{_library_name(directory)}",\n'
+            f'        srcs = glob(["{directory}/*.py"]),\n'
+            f'        data = glob(["{directory}/**"], exclude = ["{directory}/**/*.py", "**/__pycache__/**"]),\n'
+            f'        deps = [{", ".join(deps)}],\n    )\n'
+            f'    and add ":{_library_name(directory)}" to the deps of ":{AGGREGATE}"')
+
+
+def suggest_test(test_file: str, root: str, known: set[str], targets: dict[str, Target]) -> str:
+    deps = _deps_for([test_file], root, known, None)
+    if _mentions_dynamic(os.path.join(root, test_file)):
+        deps = [f'":{AGGREGATE}"']
+    name = test_file[:-3]
+    return f'    py_pytest(\n        name = "{name}",\n        deps = [{", ".join(deps)}],\n    )'
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        help="repository root (default: the one holding this script)")
+    args = parser.parse_args(argv)
+    try:
+        problems, summary = check(args.root)
+    except (BuildError, SyntaxError) as e:
+        print(f"build-check: cannot read BUILD: {e}", file=sys.stderr)
+        return 2
+    if problems:
+        print(f"build-check: {len(problems)} problem(s):", file=sys.stderr)
+        for p in problems:
+            print(f"- {p}", file=sys.stderr)
+        return 1
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
