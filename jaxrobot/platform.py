@@ -40,7 +40,10 @@ def configure(compilation_cache: bool = True) -> None:
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_cpu_use_fusion_emitters" not in flags:
         os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_use_fusion_emitters=false").strip()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # 3: XLA:CPU logs a spurious "machine type ... could lead to SIGILL" error at level 2 whenever it
+    # loads an entry from the persistent cache (tuning flags such as +prefer-no-gather are not host
+    # features). Real failures still raise Python exceptions. Set it yourself to see more.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     # MuJoCo rendering headless (software EGL works here).
     os.environ.setdefault("MUJOCO_GL", "egl")

@@ -1,0 +1,48 @@
+# jaxrobot: the two README commands are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_WORKERS ?= 2
+export JAXROBOT_CACHE ?= $(CURDIR)/.cache/jaxrobot
+
+.PHONY: install demo test test-all lint format bench build-check bazel-test clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (jaxrobot needs Python 3.11)"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -c requirements.lock -e '.[export,dev]' 2>&1 | { grep -v "^WARNING: Location" || true; }; \
+	  test $${PIPESTATUS[0]} -eq 0 || { echo "error: pip install failed (see above)"; exit 1; }
+	$(PY) -c "import jaxrobot, jax, flax, mujoco.mjx, tensorflow_datasets" 2>/dev/null
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m jaxrobot.demo --out out/demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m ""
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check jaxrobot tests experiments bench data_pipelines export tools
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format jaxrobot tests experiments bench data_pipelines export tools
+
+bench: $(STAMP)
+	$(PY) bench/train_step.py
+
+build-check:
+	$(PYTHON) tools/build_check.py
+
+bazel-test: $(STAMP)
+	command -v bazel >/dev/null || { apt-get update -qq && apt-get install -y -qq bazel-bootstrap; }
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH bazel test //... --jobs=2 --local_cpu_resources=2
+
+clean:
+	rm -rf out .pytest_cache .ruff_cache
