@@ -1,5 +1,6 @@
 """Exact resume after kill -9 and SIGTERM, restore onto another mesh, NaN stop (real subprocesses)."""
 
+import json
 import os
 import pathlib
 import random
@@ -71,7 +72,8 @@ def test_kill_9_then_resume_is_bit_identical(uninterrupted, tmp_path):
     assert digest(workdir) == digest(uninterrupted)
     assert digest(workdir).startswith("step=600 ")
     # metrics.jsonl has no duplicated steps after the resume.
-    steps = [int(line.split('"step": ')[1].split(",")[0]) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    lines = (workdir / "metrics.jsonl").read_text().splitlines()
+    steps = [json.loads(line)["step"] for line in lines]
     assert steps == sorted(set(steps))
 
 
