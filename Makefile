@@ -41,8 +41,10 @@ build-check:
 	$(PYTHON) tools/build_check.py
 
 bazel-test: $(STAMP)
-	command -v bazel >/dev/null || { apt-get update -qq && apt-get install -y -qq bazel-bootstrap; }
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH bazel test //... --jobs=2 --local_cpu_resources=2
+	@command -v bazel >/dev/null 2>&1 || (apt-get update && apt-get install -y bazel-bootstrap)
+	mkdir -p $(HOME)/.cache/jaxrobot
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH bazel test //... \
+	  --test_env=JAXROBOT_CACHE=$(HOME)/.cache/jaxrobot --sandbox_writable_path=$(HOME)/.cache/jaxrobot
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache

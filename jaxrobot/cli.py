@@ -17,7 +17,7 @@ COMMAND_MODULES = {
     "model": "jaxrobot.models.commands",
     "data": "jaxrobot.data.commands",
     "sim": "jaxrobot.sim.commands",
-    "eval": "jaxrobot.sim.commands",
+    "eval": "jaxrobot.policies.commands",
 }
 
 

@@ -32,8 +32,9 @@ PY_RULES = {"py_library", "py_binary", "py_test", "py_pytest"}
 FILE_RULES = PY_RULES | {"filegroup"}
 AGGREGATE = "jaxrobot_all"
 # A test that mentions these may reach any package at run time (CLI subcommands are imported by name,
-# subprocesses import whatever they run), so it must depend on the aggregate of every library.
-DYNAMIC_MARKERS = ("jaxrobot.cli", "subprocess")
+# subprocesses import whatever they run, experiment files import the models they configure), so it
+# must depend on the aggregate of every library.
+DYNAMIC_MARKERS = ("jaxrobot.cli", "subprocess", "experiments")
 
 
 @dataclass
@@ -114,7 +115,8 @@ def _eval(node: ast.AST, env: dict[str, object], files: list[str]) -> object:
     if isinstance(node, (ast.List, ast.Tuple)):
         return [_eval(e, env, files) for e in node.elts]
     if isinstance(node, ast.Dict):
-        return {_eval(k, env, files): _eval(v, env, files) for k, v in zip(node.keys, node.values, strict=True)}
+        pairs = zip(node.keys, node.values, strict=True)
+        return {_eval(k, env, files): _eval(v, env, files) for k, v in pairs}
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return _eval(node.left, env, files) + _eval(node.right, env, files)
     if isinstance(node, ast.Name):
@@ -196,7 +198,7 @@ def imports_of(path: str) -> list[tuple[str, bool]]:
 
 
 def module_files(module: str, known: set[str]) -> list[str]:
-    """Repository files executed by importing ``module``: each package ``__init__`` on the way, then the module."""
+    """Repository files that importing ``module`` executes: each enclosing ``__init__``, then the module."""
     parts = module.split(".")
     out = []
     for i in range(1, len(parts) + 1):
@@ -245,10 +247,11 @@ def check(root: str) -> tuple[list[str], str]:
     for f in files:
         if f.startswith("jaxrobot/") and not f.endswith(".py") and f not in owners:
             problems.append(f"data file {f} is in no BUILD target (add it to its package's py_library data)")
-    package_dirs = sorted({m.rsplit("/", 1)[0] for m in modules})
+    package_dirs = sorted({_dir(m) for m in modules})
     for d in package_dirs:
+        # Its own library, or (when parent and child import each other) the library of an ancestor.
         own = [n for n, t in libraries.items()
-               if t.srcs and all(s.rsplit("/", 1)[0] == d for s in t.srcs)]
+               if (n == d or d.startswith(n + "/")) and all(m in t.srcs for m in modules if _dir(m) == d)]
         if not own:
             problems.append(f"package {d}/ has no py_library of its own; add:\n"
                             + suggest_library(d, root, known, libraries))
@@ -258,9 +261,11 @@ def check(root: str) -> tuple[list[str], str]:
              and f.endswith(".py")]
     test_targets = {n: t for n, t in targets.items() if t.rule in ("py_test", "py_pytest")}
     tested = {src for t in test_targets.values() for src in t.srcs}
+    closure = _closures(targets)
     for tf in tests:
         if tf not in tested:
-            problems.append(f"test {tf} has no py_test target; add:\n" + suggest_test(tf, root, known, targets))
+            stanza = suggest_test(tf, root, known, libraries, owners, closure)
+            problems.append(f"test {tf} has no py_test target; add:\n{stanza}")
     for n, t in test_targets.items():
         if t.rule == "py_pytest" and n + ".py" not in known:
             problems.append(f"py_pytest //:{n} has no file {n}.py (targets are named after their file)")
@@ -275,29 +280,46 @@ def check(root: str) -> tuple[list[str], str]:
         problems.append(f"no py_library //:{AGGREGATE} (the aggregate of every library)")
 
     # 4. Imports are covered by deps (so the runfiles hold them).
-    closure = _closures(targets)
     for n, t in targets.items():
         if t.rule not in PY_RULES:
             continue
-        for src in t.srcs:
-            if src not in known or not src.endswith(".py"):
-                continue
-            is_test = t.rule in ("py_test", "py_pytest")
+        is_test = t.rule in ("py_test", "py_pytest")
+        reported: set[frozenset[str]] = set()
+        for src in _scanned_sources(t, known):
             for need, top in _needed_targets(root, src, known, owners, transitive=is_test):
-                if n in need or need & closure[n]:
+                if n in need or need & closure[n] or frozenset(need) in reported:
                     continue
                 cyclic = any(n in closure.get(o, set()) for o in need)
                 if not top and cyclic:
                     continue  # lazy import that breaks a cycle
-                problems.append(f"//:{n} ({src}) imports code of {' or '.join('//:' + o for o in sorted(need))}"
-                                " but does not depend on it")
+                reported.add(frozenset(need))
+                providers = " or ".join("//:" + o for o in sorted(need))
+                problems.append(f"//:{n} ({src}) imports code of {providers} but does not depend on it")
         if t.rule in ("py_test", "py_pytest") and AGGREGATE not in closure[n]:
             for src in t.srcs:
                 if src in known and src.startswith("tests/") and _mentions_dynamic(os.path.join(root, src)):
-                    problems.append(f"//:{n} uses the CLI or subprocesses; add \":{AGGREGATE}\" to its deps")
-    summary = (f"build-check: ok: {len(modules)} modules in {len(package_dirs)} packages and {len(tests)} test "
-               f"files are named by {len(libraries)} py_library and {len(test_targets)} py_test targets")
+                    problems.append(f"//:{n} uses the CLI, subprocesses or experiment files; "
+                                    f"add \":{AGGREGATE}\" to its deps")
+    summary = (f"build-check: ok: {len(modules)} modules in {len(package_dirs)} packages and "
+               f"{len(tests)} test files are named by {len(libraries)} py_library and "
+               f"{len(test_targets)} py_test targets")
     return problems, summary
+
+
+def _dir(path: str) -> str:
+    return path.rsplit("/", 1)[0]
+
+
+def _scanned_sources(t: Target, known: set[str]) -> list[str]:
+    """Python files whose imports a target needs: its srcs, plus for tests every conftest.py pytest loads."""
+    srcs = [s for s in t.srcs if s in known and s.endswith(".py")]
+    extra: list[str] = []
+    if t.rule in ("py_test", "py_pytest"):
+        for src in srcs:
+            parts = src.split("/")[:-1]
+            extra += [f"{'/'.join(parts[:i])}/conftest.py" for i in range(1, len(parts) + 1)
+                      if f"{'/'.join(parts[:i])}/conftest.py" in known]
+    return list(dict.fromkeys(srcs + extra))
 
 
 def _closures(targets: dict[str, Target]) -> dict[str, set[str]]:
@@ -322,7 +344,9 @@ def _needed_targets(root: str, src: str, known: set[str], owners: dict[str, list
     """For each repository file an import in ``src`` executes: the set of targets that provide it, and
     whether the import is at module top level. With ``transitive`` (tests), the imports of imported
     repository modules are followed too, lazy ones included, since a test may run any of them."""
-    out = []
+    # Importing a module first runs the __init__.py of every enclosing package.
+    own_module = src[:-3].replace("/", ".")
+    out = [(set(owners[f]), True) for f in module_files(own_module, known) if f in owners and f != src]
     seen = {src}
     stack = [(src, True)]
     while stack:
@@ -350,33 +374,45 @@ def _library_name(directory: str) -> str:
     return directory
 
 
-def _deps_for(py_files: list[str], root: str, known: set[str], self_dir: str | None) -> list[str]:
-    dirs: set[str] = set()
+def _deps_for(py_files: list[str], root: str, known: set[str], self_dir: str | None,
+              libraries: dict[str, Target]) -> list[str]:
+    """Libraries providing what ``py_files`` import: the existing owner, else one named after the folder."""
+    names: set[str] = set()
     for src in py_files:
         for module, _top in imports_of(os.path.join(root, src)):
             for f in module_files(module, known):
                 d = f.rsplit("/", 1)[0]
-                if d != self_dir and f.startswith("jaxrobot/"):
-                    dirs.add(d)
-    return sorted(f'":{_library_name(d)}"' for d in dirs)
+                if d == self_dir or not f.startswith("jaxrobot/"):
+                    continue
+                owner = [n for n, t in libraries.items() if f in t.srcs and n != AGGREGATE]
+                names.add(owner[0] if owner else _library_name(d))
+    return sorted(f'":{n}"' for n in names)
 
 
 def suggest_library(directory: str, root: str, known: set[str], libraries: dict[str, Target]) -> str:
     srcs = [f for f in known if f.startswith(directory + "/") and "/" not in f[len(directory) + 1:]
             and f.endswith(".py")]
-    deps = _deps_for(sorted(srcs), root, known, directory)
+    deps = _deps_for(sorted(srcs), root, known, directory, libraries)
     parent = directory.rsplit("/", 1)[0]
     if "/" in directory and f'":{_library_name(parent)}"' not in deps:
         deps.insert(0, f'":{_library_name(parent)}"')
     return (f'    py_library(\n        name = "{_library_name(directory)}",\n'
             f'        srcs = glob(["{directory}/*.py"]),\n'
-            f'        data = glob(["{directory}/**"], exclude = ["{directory}/**/*.py", "**/__pycache__/**"]),\n'
+            f'        data = glob(["{directory}/**"], exclude = ["{directory}/**/*.py"] + PYCACHE),\n'
             f'        deps = [{", ".join(deps)}],\n    )\n'
             f'    and add ":{_library_name(directory)}" to the deps of ":{AGGREGATE}"')
 
 
-def suggest_test(test_file: str, root: str, known: set[str], targets: dict[str, Target]) -> str:
-    deps = _deps_for([test_file], root, known, None)
+def suggest_test(test_file: str, root: str, known: set[str], libraries: dict[str, Target],
+                 owners: dict[str, list[str]], closure: dict[str, set[str]]) -> str:
+    """A py_pytest stanza whose deps cover every library the test reaches, lazy imports included."""
+    needed = set()
+    for need, _top in _needed_targets(root, test_file, known, owners, transitive=True):
+        libs = sorted(n for n in need if n in libraries and n != AGGREGATE)
+        if libs:
+            needed.add(libs[0])
+    minimal = {n for n in needed if not any(n in closure[m] for m in needed if m != n)}
+    deps = sorted(f'":{n}"' for n in minimal) or _deps_for([test_file], root, known, None, libraries)
     if _mentions_dynamic(os.path.join(root, test_file)):
         deps = [f'":{AGGREGATE}"']
     name = test_file[:-3]

@@ -121,6 +121,8 @@ class SyntheticSource:
     def spec(self) -> dict[str, Any]:
         example = self.batch_for(np.zeros(1, np.int64))
         return {"dataset": "synthetic", "cameras": ["main"] if self.cfg.image_size else [],
+                "n_obs_steps": self.cfg.n_obs_steps, "horizon": self.cfg.horizon,
+                "state_dim": self.cfg.state_dim, "action_dim": self.cfg.action_dim, "normalization": "mean_std",
                 "features": {k: {"shape": list(v.shape[1:]), "dtype": str(v.dtype)} for k, v in example.items()}}
 
 

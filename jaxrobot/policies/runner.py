@@ -83,7 +83,8 @@ class PolicyRunner:
         self.rng = jax.random.PRNGKey(seed)
         self.reset()
 
-    def reset(self) -> None:
+    def reset(self, n_envs: int | None = None) -> None:
+        """Forget history, queued actions and ensembles (between episodes; the batch size may change)."""
         self.history: dict[str, list[np.ndarray]] = {}
         self.queue: list[np.ndarray] = []
         self.steps = 0
@@ -114,8 +115,12 @@ class PolicyRunner:
         chunk = np.asarray(self.predict(self.params, observation, key))
         return np.asarray(unnormalize(chunk, self.stats["action"], self.mode), np.float32)
 
-    def __call__(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        """Action [B, A] for the current observations ``{"state": [B, S], "image_<cam>": [B, H, W, 3]}``."""
+    def __call__(self, obs: dict[str, np.ndarray], rng: Any = None) -> np.ndarray:
+        """Action [B, A] for the current observations ``{"state": [B, S], "image_<cam>": [B, H, W, 3]}``.
+
+        ``rng`` is accepted for the ``policy_fn(obs, rng)`` signature of ``sim.evaluate``; the runner keeps
+        its own key stream (seeded at construction) so an episode is reproducible on its own.
+        """
         observation = self._observation(obs)
         self.steps += 1
         if self.ensembler is not None:

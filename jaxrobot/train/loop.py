@@ -133,7 +133,7 @@ def _check_finite(records: list[tuple[int, dict[str, Any]]], latest_ckpt: int | 
 
 def train(cfg: ExperimentConfig, workdir: str | pathlib.Path, *, steps: int | None = None,
           checkpoint_every: int | None = None, progress: bool = True, log: Callable[[str], None] = print,
-          evaluator: Callable[[Any, int], dict[str, float]] | None = None, async_checkpoints: bool = True
+          evaluator: Callable[[Any, int, dict], dict[str, float]] | None = None, async_checkpoints: bool = True
           ) -> TrainResult:
     """Train ``cfg`` in ``workdir``; resume from its latest complete checkpoint if there is one."""
     if steps is not None:
@@ -250,7 +250,7 @@ def train(cfg: ExperimentConfig, workdir: str | pathlib.Path, *, steps: int | No
                 flush()
             if evaluator is not None and tcfg.eval_every and step % tcfg.eval_every == 0:
                 flush()
-                scores = evaluator(state, step)
+                scores = evaluator(state, step, meta)
                 writer.write(step, scores)
                 log(f"step {step}: " + ", ".join(f"{k}={v:.3f}" for k, v in scores.items()))
             if step % tcfg.checkpoint_every == 0 or step == tcfg.steps:
