@@ -1,8 +1,8 @@
 """Configs: typed overrides, validation naming the field, JSON round trip, experiment files."""
 
 import dataclasses
-import re
 import pathlib
+import re
 
 import pytest
 
