@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import importlib
 import importlib.util
 import json
 import pathlib
@@ -59,7 +60,22 @@ def require(cond: bool, field: str, reason: str) -> None:
         fail(field, reason)
 
 
+# Modules that define config kinds, imported on a miss so a checkpoint's config JSON can be rebuilt
+# without the experiment file having imported them first.
+_CONFIG_MODULES = (
+    "jaxrobot.train.config", "jaxrobot.data.synthetic", "jaxrobot.data.rlds_source", "jaxrobot.models.bc",
+    "jaxrobot.models.act", "jaxrobot.models.diffusion", "jaxrobot.models.grasp", "jaxrobot.models.servo",
+)
+
+
 def config_class(kind: str) -> type[Config]:
+    if kind not in _REGISTRY:
+        for name in _CONFIG_MODULES:
+            try:
+                importlib.import_module(name)
+            except ModuleNotFoundError as e:
+                if e.name != name:
+                    raise
     try:
         return _REGISTRY[kind]
     except KeyError:

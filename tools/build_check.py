@@ -25,6 +25,7 @@ import ast
 import os
 import re
 import sys
+import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -423,7 +424,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                         help="repository root (default: the one holding this script)")
+    parser.add_argument("--add-tests", nargs="*", metavar="PATH", default=None,
+                        help="append the suggested py_pytest targets for test files under these paths "
+                             "(all missing test files when no path is given) to BUILD, then check again")
     args = parser.parse_args(argv)
+    if args.add_tests is not None:
+        try:
+            problems, _ = check(args.root)
+        except (BuildError, SyntaxError) as e:
+            print(f"build-check: cannot read BUILD: {e}", file=sys.stderr)
+            return 2
+        added = []
+        for p in problems:
+            if not (p.startswith("test ") and " has no py_test target; add:\n" in p):
+                continue
+            test_file = p.split()[1]
+            if args.add_tests and not any(test_file.startswith(prefix) for prefix in args.add_tests):
+                continue
+            added.append(textwrap.dedent(p.split("add:\n", 1)[1]))
+        if added:
+            with open(os.path.join(args.root, "BUILD"), "a") as f:
+                f.write("\n" + "\n\n".join(added) + "\n")
+        print(f"build-check: added {len(added)} test target(s) to BUILD")
     try:
         problems, summary = check(args.root)
     except (BuildError, SyntaxError) as e:

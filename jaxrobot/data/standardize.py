@@ -46,6 +46,9 @@ def _get(episode: Episode, spec: str, entry: DatasetEntry, episode_id: Any) -> n
 def camera_keys(entry: DatasetEntry, keys) -> list[tuple[str, str | None]]:
     """The entry's (camera name, flat key or None) list, discovering cameras when it has none."""
     if entry.cameras:
+        if entry.optional_cameras:
+            keys = set(keys)
+            return [(c, k if k in keys else None) for c, k in entry.cameras]
         return list(entry.cameras)
     found = sorted(k for k in keys if k.startswith(entry.camera_prefix))
     return [(k[len(entry.camera_prefix):], k) for k in found]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import ClassVar, Literal, Optional
+from typing import ClassVar, Literal
 
 from jaxrobot.config import Config, fail, require
 from jaxrobot.data.base import DataError
@@ -50,6 +50,8 @@ class DatasetEntry(Config):
       cameras: ``(standard_name, flat_key_or_None)`` pairs, in output order; ``None`` pads the view
         with black frames. Empty means "discover": every key starting with ``camera_prefix``.
       camera_prefix: used when ``cameras`` is empty; the camera name is the rest of the key.
+      optional_cameras: a camera key absent from the data is padded instead of failing (rigs whose
+        camera set varies, e.g. ALOHA); otherwise a missing camera key is a DataError.
       state_keys: flat keys (optionally sliced) concatenated on the last axis into ``state``; empty means
         the dataset has no proprioception (``state`` is then ``[T, 0]``).
       state_encoding: what ``state`` means (documentation and mixture checks).
@@ -71,16 +73,17 @@ class DatasetEntry(Config):
     kind: ClassVar[str] = "dataset_entry"
 
     name: str = ""
-    cameras: tuple[tuple[str, Optional[str]], ...] = ()
+    cameras: tuple[tuple[str, str | None], ...] = ()
     camera_prefix: str = "steps/observation/image_"
+    optional_cameras: bool = False
     state_keys: tuple[str, ...] = ()
     state_encoding: StateEncoding = "none"
     action_keys: tuple[str, ...] = ("steps/action",)
     action_encoding: ActionEncoding = "eef_delta"
     gripper_convention: GripperConvention = "none"
     gripper_dims: tuple[int, ...] = (-1,)
-    language_key: Optional[str] = "steps/language_instruction"
-    language_embedding_key: Optional[str] = None
+    language_key: str | None = "steps/language_instruction"
+    language_embedding_key: str | None = None
     channel_order: Literal["rgb", "bgr"] = "rgb"
     control_hz: float = 10.0
     state_dim: int = 0

@@ -14,6 +14,7 @@ ALOHA = register_entry(DatasetEntry(
     cameras=(("primary", "steps/observation/images/cam_high"), ("secondary", "steps/observation/images/cam_low"),
              ("left_wrist", "steps/observation/images/cam_left_wrist"),
              ("right_wrist", "steps/observation/images/cam_right_wrist")),
+    optional_cameras=True,
     state_keys=("steps/observation/qpos",),
     state_encoding="joint_bimanual",
     action_keys=("steps/action",),

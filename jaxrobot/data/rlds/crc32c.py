@@ -1,14 +1,14 @@
 """CRC-32C (Castagnoli), the checksum TFRecord framing uses, without TensorFlow.
 
 Uses ``google_crc32c`` (C, hardware-accelerated) when it is installed; otherwise a numpy implementation
-that is still fast enough to check every record while training (~100+ MB/s here):
+that is still fast enough to check every record while training (110-260 MB/s here on 64 KB-3 MB records):
 
-CRC is linear over GF(2), so a message is cut into K chunks of L bytes whose CRC registers are
-advanced together, one column of 16-bit words per numpy step (L steps over K-long arrays, two bytes per step through a 65536-entry table instead of K*L Python
-steps), and the chunk registers are then merged pairwise up a binary tree, where "shift a register over n
-zero bytes" is a fixed 32x32 GF(2) matrix applied through four 256-entry lookup tables. Leading zero
-bytes leave a zero register unchanged, so the message is zero-padded at the front to a whole number of
-chunks and the 0xFFFFFFFF initial value is added back at the end as ``shift(init, n)``.
+CRC is linear over GF(2), so a message is cut into K chunks of L bytes whose CRC registers are advanced
+together: L/2 numpy steps over K-long arrays (one column of 16-bit words per step, through a 65536-entry
+table) instead of K*L Python steps. The chunk registers are then merged pairwise up a binary tree, where
+"shift a register over n zero bytes" is a fixed 32x32 GF(2) matrix applied through four 256-entry lookup
+tables. Leading zero bytes leave a zero register unchanged, so the message is zero-padded at the front to
+a whole number of chunks, and the 0xFFFFFFFF initial value is added back at the end as ``shift(init, n)``.
 
 Polynomial 0x82F63B78 (reflected), init and final xor 0xFFFFFFFF: CRC-32C("123456789") = 0xE3069283
 (RFC 3720, iSCSI, appendix B.4).
@@ -58,7 +58,7 @@ def _raw_py(data, crc: int) -> int:
     return crc
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _shift_tables(nbytes: int) -> np.ndarray:
     """Four 256-entry tables for the linear map "advance a register over ``nbytes`` zero bytes".
 
@@ -75,7 +75,7 @@ def _shift_tables(nbytes: int) -> np.ndarray:
     return tables
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _shift_columns(nbytes: int) -> tuple[int, ...]:
     """Images of the 32 basis vectors under "advance over ``nbytes`` zero bytes"."""
     if nbytes <= 64:

@@ -119,11 +119,6 @@ def _walk(node: dict, prefix: str, in_sequence: bool, out: Spec, where: str) -> 
         if length != -1:
             raise DataError(f"{where}: feature {prefix!r} is a fixed-length sequence ({length}): not supported")
         _walk(seq["feature"], prefix, True, out, where)
-    elif isinstance(node, dict) and "pythonClassName" not in node and node and all(
-            isinstance(v, dict) for v in node.values()):
-        # Legacy layout: {"type": ..., "content": ...} is not produced by tfds >= 4.5; plain nested dicts are.
-        for name, child in node.items():
-            _walk(child, f"{prefix}/{name}" if prefix else name, in_sequence, out, where)
     else:
         out[prefix] = _leaf(node, prefix, in_sequence, where)
 
@@ -265,7 +260,7 @@ class SplitInfo:
             try:
                 names.append(template.format(**mapping))
             except (KeyError, IndexError, ValueError) as e:
-                raise DataError(f"split {self.name!r}: cannot use file name template {self.template!r}: {e}")
+                raise DataError(f"split {self.name!r}: cannot use file name template {self.template!r}: {e}") from e
         return names
 
 

@@ -14,6 +14,7 @@ import dataclasses
 import os
 import shutil
 import threading
+import uuid
 from typing import IO
 
 _tf_gfile = None
@@ -119,11 +120,20 @@ def rename(src: str, dst: str, overwrite: bool = False) -> None:
             gf.rename(src, dst, overwrite=overwrite)
         return
     src, dst = _local(src), _local(dst)
-    if os.path.exists(dst):
-        if not overwrite:
-            raise FileExistsError(dst)
-        remove(dst)
+    if not os.path.lexists(dst):
+        os.rename(src, dst)
+        return
+    if not overwrite:
+        raise FileExistsError(dst)
+    if not os.path.isdir(src):
+        os.replace(src, dst)  # atomic for files
+        return
+    # A folder cannot be renamed onto a non-empty one: move the old one aside first, so dst is never
+    # missing for longer than between two renames and never half-written.
+    trash = os.path.join(os.path.dirname(dst), f".{os.path.basename(dst)}.old-{uuid.uuid4().hex[:8]}")
+    os.rename(dst, trash)
     os.rename(src, dst)
+    remove(trash)
 
 
 def remove(path: str) -> None:
