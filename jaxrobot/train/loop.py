@@ -49,10 +49,14 @@ class TrainResult:
 
 
 class _Prefetcher:
-    """Produces host batches in a background thread, each with the data state *after* producing it."""
+    """Produces batches in a background thread, each with the data state *after* producing it.
 
-    def __init__(self, source, depth: int = 2):
-        self.source, self.q = source, queue.Queue(maxsize=depth)
+    ``to_device`` runs in that thread too, so batches arrive already sharded over the mesh and the host
+    → device copy of step n+1 overlaps step n.
+    """
+
+    def __init__(self, source, to_device: Callable[[dict], dict], depth: int = 2):
+        self.source, self.to_device, self.q = source, to_device, queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -61,7 +65,7 @@ class _Prefetcher:
         try:
             while not self._stop.is_set():
                 batch = next(self.source)
-                item = (batch, dict(self.source.get_state()))
+                item = (self.to_device(batch), dict(self.source.get_state()))
                 while not self._stop.is_set():
                     try:
                         self.q.put(item, timeout=0.1)
@@ -213,7 +217,7 @@ def train(cfg: ExperimentConfig, workdir: str | pathlib.Path, *, steps: int | No
     saved_step = resumed_from
     preempted = False
     t_start = time.perf_counter()
-    prefetch = _Prefetcher(source) if step < tcfg.steps else None
+    prefetch = _Prefetcher(source, lambda b: _to_global(b, bsharding)) if step < tcfg.steps else None
 
     def flush() -> None:
         nonlocal last_metrics
@@ -242,7 +246,7 @@ def train(cfg: ExperimentConfig, workdir: str | pathlib.Path, *, steps: int | No
     try:
         while step < tcfg.steps:
             batch, data_state = prefetch.next()
-            state, metrics = step_fn(state, _to_global(batch, bsharding))
+            state, metrics = step_fn(state, batch)
             step += 1
             data_states[step] = data_state
             pending.append((step, metrics))
