@@ -246,7 +246,9 @@ def train(cfg: ExperimentConfig, workdir: str | pathlib.Path, *, steps: int | No
     try:
         while step < tcfg.steps:
             batch, data_state = prefetch.next()
-            state, metrics = step_fn(state, batch)
+            # big_vision's guard: the step must not move data between host and device implicitly.
+            with jax.transfer_guard("disallow"):
+                state, metrics = step_fn(state, batch)
             step += 1
             data_states[step] = data_state
             pending.append((step, metrics))
