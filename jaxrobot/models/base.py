@@ -26,4 +26,5 @@ class Model(Protocol):
         """Scalar training loss (mean over the batch) and on-device metrics."""
 
     def predict(self, params: Params, observation: dict[str, jax.Array], rng: jax.Array) -> jax.Array:
-        """Normalised action chunk [B, horizon, A] for a batch of normalised observations."""
+        """The model's output for a batch of normalised observations: for policies a normalised action
+        chunk [B, horizon, A]; for vision models their own output (grasp maps, logits, a twist)."""

@@ -17,6 +17,8 @@ MODELS = {
     "act": "jaxrobot.models.act:ACTModel",
     "diffusion": "jaxrobot.models.diffusion:DiffusionModel",
     "grasp_maps": "jaxrobot.models.grasp:GraspMapModel",
+    "grasp_candidates": "jaxrobot.models.grasp:GraspCandidateModel",
+    "servo": "jaxrobot.models.servo:ServoModel",
 }
 
 
