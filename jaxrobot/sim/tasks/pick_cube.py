@@ -35,6 +35,7 @@ import mujoco
 import numpy as np
 
 from jaxrobot.config import Config, require
+from jaxrobot.sim import render
 from jaxrobot.sim.env import Env, EnvConfig, State
 
 ASSET = pathlib.Path(__file__).resolve().parents[1] / "assets" / "gripper_cube" / "gripper_cube.xml"
@@ -87,6 +88,7 @@ class PickCubeConfig(EnvConfig):
 
     kind: ClassVar[str] = "sim.pick_cube"
     episode_steps: int = 80
+    cameras: tuple[str, ...] = ("front",)
     cube_xy_range: float = 0.1
     cube_yaw_range: float = math.pi / 4
     gripper_xy_range: float = 0.02
@@ -142,6 +144,9 @@ class PickCube(Env):
         self._home_ctrl = jnp.asarray(m.key_ctrl[key], jnp.float32)
         self._ctrl_offset = jnp.asarray([BASE_POS[0], BASE_POS[1], BASE_POS[2] + TCP_OFFSET, 0.0, 0.0])
         lo, hi = m.actuator_ctrlrange[:, 0], m.actuator_ctrlrange[:, 1]
+        size = config.image_size
+        self._cams = [(name, render.camera_id(m, name), render.intrinsics(m, name, size, size))
+                      for name in (config.cameras if size else ())]
         offset = np.asarray(self._ctrl_offset)
         self._low = (lo + offset).astype(np.float32)
         self._high = (hi + offset).astype(np.float32)
@@ -156,6 +161,10 @@ class PickCube(Env):
     @property
     def action_high(self) -> np.ndarray:
         return self._high
+
+    def camera_intrinsics(self, camera: str) -> np.ndarray:
+        """3x3 intrinsics of ``camera`` at ``image_size`` (extrinsics: ``render.extrinsics(data, id)``)."""
+        return render.intrinsics(self.mj_model, camera, self.config.image_size, self.config.image_size)
 
     def observation_spec(self) -> dict[str, tuple[tuple[int, ...], str]]:
         spec = {"state": ((12,), "float32")}
@@ -181,7 +190,7 @@ class PickCube(Env):
         ctrl = self._home_ctrl.at[0:2].set(grip_xy)
         data = self.init_data(model, qpos, ctrl=ctrl)
         info = {"step": jnp.int32(0), "hold": jnp.int32(0), "cube_rest_z": cube_pos[2], "cube_half": half}
-        obs = self._obs(data)
+        obs = self._obs(model, data)
         reward, success, failure, metrics, info = self._evaluate(model, data, info)
         zero = jnp.float32(0.0)
         return State(data=data, obs=obs, reward=zero, done=jnp.bool_(False), success=jnp.bool_(False),
@@ -193,15 +202,19 @@ class PickCube(Env):
         info = dict(state.info, step=state.info["step"] + 1)
         reward, success, failure, metrics, info = self._evaluate(model, data, info)
         done = success | failure | (info["step"] >= self.config.episode_steps)
-        return State(data=data, obs=self._obs(data), reward=reward, done=done, success=success,
+        return State(data=data, obs=self._obs(model, data), reward=reward, done=done, success=success,
                      metrics=metrics, info=info)
 
-    def _obs(self, data) -> dict[str, jax.Array]:
+    def _obs(self, model, data) -> dict[str, jax.Array]:
         tcp = data.site_xpos[self._tcp_site]
         state = jnp.concatenate([
             tcp, data.qpos[10:11], data.qpos[11:12], data.xpos[self._cube_body], data.xquat[self._cube_body],
         ]).astype(jnp.float32)
-        return {"state": state}
+        obs = {"state": state}
+        size = self.config.image_size
+        for name, cam, k in self._cams:
+            _, obs[f"image_{name}"] = render.render_rgbd(model, data, cam, k, size, size)
+        return obs
 
     def _evaluate(self, model, data, info):
         cfg: PickCubeConfig = self.config
@@ -220,6 +233,32 @@ class PickCube(Env):
         reward = (reach + lift + success).astype(jnp.float32)
         metrics = {"tcp_cube_dist": dist.astype(jnp.float32), "cube_height": height.astype(jnp.float32)}
         return reward, success, failure, metrics, dict(info, hold=hold)
+
+    def randomize_model(self, model, rng: jax.Array):
+        """One environment's model with cube friction, mass, size and cube/table colours resampled."""
+        r: PickCubeRandomization = self.config.randomization
+        k_f, k_m, k_s, k_c = jax.random.split(rng, 4)
+        g, b, t = self._cube_geom, self._cube_body, self._table_geom
+
+        def scale(key, rng_range):
+            return jax.random.uniform(key, (), minval=rng_range[0], maxval=rng_range[1])
+
+        friction = model.geom_friction.at[g, 0].multiply(scale(k_f, r.friction_scale))
+        m = scale(k_m, r.mass_scale)
+        s = scale(k_s, r.size_scale)
+        # A box's inertia scales with mass * size^2.
+        mass = model.body_mass.at[b].multiply(m)
+        inertia = model.body_inertia.at[b].multiply(m * s * s)
+        size = model.geom_size.at[g].multiply(s)
+        rbound = model.geom_rbound.at[g].multiply(s)
+        aabb = model.geom_aabb.at[g].multiply(s)
+        jitter = jax.random.uniform(k_c, (2, 3), minval=-r.rgba_jitter, maxval=r.rgba_jitter)
+        rgba = model.geom_rgba.at[jnp.array([g, t]), :3].add(jitter)
+        rgba = jnp.clip(rgba, 0.0, 1.0)
+        return model.tree_replace({
+            "geom_friction": friction, "body_mass": mass, "body_inertia": inertia, "geom_size": size,
+            "geom_rbound": rbound, "geom_aabb": aabb, "geom_rgba": rgba,
+        })
 
     # ------------------------------------------------------------------ scripted expert
 
@@ -243,22 +282,29 @@ class PickCube(Env):
         target_yaw = yaw + wrap_quarter(cube_yaw - yaw)
 
         xy_err = jnp.linalg.norm(cube[:2] - tcp[:2])
-        yaw_err = jnp.abs(wrap_quarter(target_yaw - yaw))
-        aligned = (xy_err < 0.006) & (yaw_err < 0.08)
+        yaw_err = jnp.abs(target_yaw - yaw)
         grasp_z = cube[2] - 0.005
         hover_z = cube[2] + 0.10
+        # Over the cube (coarsely): descend while still correcting x, y and yaw.
+        over = (xy_err < 0.02) & (yaw_err < 0.15)
         at_height = tcp[2] < grasp_z + 0.008
         near = (xy_err < 0.015) & (jnp.abs(tcp[2] - cube[2]) < 0.02)
-        holding = near & (opening < grasp_opening + 0.004) & (opening > grasp_opening - 0.004)
-        missed = opening < grasp_opening - 0.004  # fingers closed past the cube: open and retry
-        # Once down, tolerate the cube shifting a little while the fingers close on it.
-        closing = (aligned | near) & at_height & ~missed
+        # Fingers closed on nothing (joint near its closed limit): open and retry. The closing fingers
+        # overshoot the cube's width by ~4 mm for a few substeps (measured), so "missed" must not be a
+        # small margin below the grasp width.
+        missed = opening < 0.003
+        holding = near & ~missed & (opening < grasp_opening + 0.004)
+        closing = near & (xy_err < 0.01) & (yaw_err < 0.05) & at_height & ~missed
 
         step = cfg.expert_speed * cfg.ctrl_dt
-        xy_goal = jnp.where((tcp[2] < hover_z - 0.02) & ~aligned & ~holding, tcp[:2], cube[:2])
+        # Far from the cube and low: rise before moving sideways, so the fingers do not sweep the cube.
+        rise_first = ~over & ~holding & (tcp[2] < hover_z - 0.03)
+        xy_goal = jnp.where(rise_first, tcp[:2], cube[:2])
         z_goal = jnp.where(holding, state.info["cube_rest_z"] + cfg.lift_height + 0.05,
-                           jnp.where((aligned | closing) & ~missed, grasp_z, hover_z))
-        grip = jnp.where(holding | closing, 0.0, OPEN)
+                           jnp.where((over | closing) & ~missed, grasp_z, hover_z))
+        # Close at a limited rate (0.12 m/s) and squeeze 6 mm past the current opening: a gentle impact
+        # keeps the grasp repeatable (MJX and MuJoCo C then agree to < 1 mm through the grasp).
+        grip = jnp.where(holding | closing, jnp.maximum(opening - 0.006, 0.0), OPEN)
         goal = jnp.concatenate([xy_goal, z_goal[None]])
         pos = tcp + jnp.clip(goal - tcp, -step, step)
         label = jnp.concatenate([pos, target_yaw[None], grip[None]]).astype(jnp.float32)
