@@ -30,3 +30,16 @@ def test_bc_trains_on_bridge_and_checkpoint_describes_itself(tmp_path):
     assert example["observation/image_primary"].shape == (2, 1, 64, 64, 3)
     assert example["action"].shape == (2, 4, 7) and np.isfinite(example["action"]).all()
     assert "tensorflow" not in sys.modules, "training on RLDS must not import TensorFlow"
+
+
+def test_mixture_of_bridge_and_sim_demos_trains(tmp_path):
+    cfg = C.load_experiment(ROOT / "experiments" / "bc_mixture.py",
+                            ["train.steps=20", "train.log_every=10", "train.batch_size=32"])
+    res = train(cfg, tmp_path, progress=False, log=lambda s: None)
+    assert res.step == 20 and np.isfinite(res.metrics["loss"])
+    _, example = ckpt_lib.restore_arrays(tmp_path, item="example_batch")
+    # Union of cameras (Bridge: primary, secondary; sim: front) and padding to the larger action (7-D).
+    assert {"observation/image_primary", "observation/image_front"} <= set(example)
+    assert example["action"].shape == (2, 4, 7)
+    _, meta = ckpt_lib.read_meta(tmp_path)
+    assert set(meta["stats"]["datasets"]) == {"bridge_dataset", "jaxrobot_sim"}

@@ -117,6 +117,9 @@ def register_entry(entry: DatasetEntry) -> DatasetEntry:
 def get_entry(name: str) -> DatasetEntry:
     """The registered entry for dataset ``name``; DataError listing the known names otherwise."""
     _load_builtin()
+    if name not in _ENTRIES and name.startswith("jaxrobot_sim_"):
+        # jaxrobot's own sim datasets are named jaxrobot_sim_<task> and share one layout.
+        return _ENTRIES["jaxrobot_sim"]
     try:
         return _ENTRIES[name]
     except KeyError:
