@@ -217,7 +217,12 @@ def train(cfg: ExperimentConfig, workdir: str | pathlib.Path, *, steps: int | No
     saved_step = resumed_from
     preempted = False
     t_start = time.perf_counter()
-    prefetch = _Prefetcher(source, lambda b: _to_global(b, bsharding)) if step < tcfg.steps else None
+    # On accelerators the host → device copy runs in the prefetch thread (overlapping the step). XLA:CPU
+    # with several (fake) devices deadlocks its all-reduce rendezvous when another thread transfers
+    # while a step runs (seen here: "only 6 of 8 threads arrived"), so on CPU the copy stays in this thread.
+    on_cpu = mesh.devices.flat[0].platform == "cpu"
+    to_device = (lambda b: b) if on_cpu else (lambda b: _to_global(b, bsharding))
+    prefetch = _Prefetcher(source, to_device) if step < tcfg.steps else None
 
     def flush() -> None:
         nonlocal last_metrics
@@ -246,6 +251,8 @@ def train(cfg: ExperimentConfig, workdir: str | pathlib.Path, *, steps: int | No
     try:
         while step < tcfg.steps:
             batch, data_state = prefetch.next()
+            if on_cpu:
+                batch = _to_global(batch, bsharding)
             # big_vision's guard: the step must not move data between host and device implicitly.
             with jax.transfer_guard("disallow"):
                 state, metrics = step_fn(state, batch)

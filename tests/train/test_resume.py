@@ -154,3 +154,12 @@ def test_diverged_is_a_clear_exception_in_process(tmp_path):
                                          "optimizer.schedule=constant", "train.log_every=1"])
     with pytest.raises(TrainingDiverged, match=r"non-finite (loss|grad_norm|mse)"):
         train(cfg, tmp_path, steps=100, progress=False, log=lambda s: None)
+
+
+def test_loop_runs_on_8_devices_without_collective_deadlock(tmp_path):
+    """Regression: a host → device copy from the prefetch thread while a step ran deadlocked XLA:CPU's
+    all-reduce rendezvous with 8 fake devices within ~100 steps."""
+    assert jax.device_count() == 8
+    cfg = C.load_experiment(EXPERIMENT, ["train.steps=300", "train.log_every=100"])
+    res = train(cfg, tmp_path, progress=False, log=lambda s: None)
+    assert res.step == 300 and res.metrics["loss"] < 0.1
