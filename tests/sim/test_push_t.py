@@ -1,0 +1,165 @@
+"""push_t: exact coverage against hand-computed cases and a float64 rasterisation, expert success rate,
+determinism per seed, and demos written through gen-demos read back with tfds.
+
+One batch size (``conftest.BATCH``) and module-shared compiled functions: compiling the batched step
+takes ~70 s on this loaded CPU (seconds with the persistent cache).
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import BATCH, SEED
+
+from jaxrobot.sim.batch import episode_keys
+from jaxrobot.sim.demos import rollout_expert
+from jaxrobot.sim.tasks import push_t as pt
+
+pytestmark = pytest.mark.timeout(600)
+
+C = pt.CENTROID  # centroid height above the bar's bottom edge (metres)
+
+
+@pytest.fixture(scope="module")
+def pusht_env():
+    from jaxrobot.sim import registry
+
+    return registry.load("push_t")
+
+
+@pytest.fixture(scope="module")
+def pusht_benv(pusht_env):
+    from jaxrobot.sim.batch import batched
+
+    return batched(pusht_env)
+
+
+@pytest.fixture(scope="module")
+def pusht_rollout(pusht_benv):
+    return rollout_expert(pusht_benv, SEED, 0, BATCH)
+
+
+def _pose_in_goal_frame(dx, dy, dyaw):
+    """World pose of a T displaced by (dx, dy) in the goal's frame and rotated by dyaw about its centroid."""
+    gx, gy, gyaw = pt.GOAL
+    c, s = math.cos(gyaw), math.sin(gyaw)
+    return np.array([gx + c * dx - s * dy, gy + s * dx + c * dy, gyaw + dyaw], np.float32)
+
+
+# ---------------------------------------------------------------------- coverage
+
+
+@pytest.mark.parametrize("dx, dy, dyaw, expected", [
+    (0.0, 0.0, 0.0, 1.0),                               # identical pose
+    (0.12, 0.0, 0.0, 0.0),                              # shifted by the bar length: edges touch only
+    (0.06, 0.0, 0.0, 2 / 7),                            # half a bar: 60x30 of the bar overlaps
+    (0.0, 0.03, 0.0, 3 / 7),                            # up by the bar height: 30x30 + 30x60 overlap
+    (0.0, 0.0, 2 * math.pi, 1.0),                       # a full turn is the same pose
+    # 180 degrees about the centroid: the bars each overlap the other's stem (30x30 twice) and the stems
+    # overlap over 2c - 60 mm.
+    (0.0, 0.0, math.pi, (1800 + 30 * (2000 * C - 60)) / 6300),
+])
+def test_coverage_hand_computed(dx, dy, dyaw, expected):
+    got = float(jax.jit(pt.coverage)(_pose_in_goal_frame(dx, dy, dyaw)))
+    assert got == pytest.approx(expected, abs=2e-5)
+
+
+def _raster_coverage(pose, goal, cell=2.5e-4):
+    """Second implementation: float64 grid rasterisation of both Ts (error ~ perimeter x cell / area)."""
+    xs = np.arange(-0.2, 0.2, cell) + cell / 2
+    x, y = np.meshgrid(xs, xs)
+
+    def inside(p):
+        c, s = np.cos(p[2]), np.sin(p[2])
+        lx = c * (x - p[0]) + s * (y - p[1])
+        ly = -s * (x - p[0]) + c * (y - p[1])
+        bar = (np.abs(lx) <= 0.06) & (np.abs(ly - pt.BAR_Y) <= 0.015)
+        stem = (np.abs(lx) <= 0.015) & (np.abs(ly - pt.STEM_Y) <= 0.045)
+        return bar | stem
+
+    a, b = inside(pose), inside(goal)
+    return (a & b).sum() / b.sum()
+
+
+def test_coverage_matches_rasterisation():
+    rng = np.random.default_rng(0)
+    goal = np.array(pt.GOAL)
+    poses = np.concatenate([rng.uniform(-0.04, 0.04, (8, 2)), rng.uniform(-math.pi, math.pi, (8, 1))], axis=1)
+    got = np.asarray(jax.jit(jax.vmap(pt.coverage))(poses.astype(np.float32)))
+    want = np.array([_raster_coverage(p, goal) for p in poses])
+    assert np.std(want) > 0.05  # varied cases
+    np.testing.assert_allclose(got, want, atol=4e-3)
+
+
+def test_convex_overlap_of_squares():
+    sq = jnp.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    assert float(pt.convex_overlap(sq, sq + 0.5)) == pytest.approx(0.25, abs=1e-6)
+    assert float(pt.convex_overlap(sq, sq + 2.0)) == pytest.approx(0.0, abs=1e-7)
+    c, s = math.cos(math.pi / 4), math.sin(math.pi / 4)
+    diamond = (sq - 0.5) @ jnp.array([[c, s], [-s, c]]) + 0.5  # square rotated 45 degrees about its centre
+    assert float(pt.convex_overlap(sq, diamond)) == pytest.approx(2 * (math.sqrt(2) - 1), abs=1e-5)
+
+
+# ---------------------------------------------------------------------- env and expert
+
+
+def test_reset_and_spec(pusht_env, pusht_benv):
+    k_reset, _, _ = episode_keys(SEED, 0, BATCH)
+    state = pusht_benv.reset(pusht_env.mjx_model, k_reset)
+    s = np.asarray(state.obs["state"])
+    assert s.shape == (BATCH, 5) and s.dtype == np.float32
+    assert pusht_env.observation_spec()["state"] == ((5,), "float32") and pusht_env.action_size == 2
+    r = pusht_env.config.block_xy_range
+    assert np.all(np.abs(s[:, 2:4]) <= r + 1e-6) and np.std(s[:, 2]) > r / 4
+    assert np.all(np.abs(s[:, 4]) <= math.pi)
+    dist = np.linalg.norm(s[:, 0:2] - s[:, 2:4], axis=1)
+    assert np.all(dist > 0.09)  # pusher starts clear of the T
+    np.testing.assert_allclose(np.asarray(state.metrics["coverage"]),
+                               np.asarray(jax.vmap(pt.coverage)(s[:, 2:5])), atol=1e-6)
+
+
+def test_expert_success_rate(pusht_rollout):
+    """>= 95% of seeded episodes reach coverage > 0.95 with noise injection on."""
+    done = pusht_rollout["done"]
+    first = done.argmax(axis=1)
+    success = pusht_rollout["success"][np.arange(BATCH), first] & done.any(axis=1)
+    assert success.mean() >= 0.95, success
+    assert np.abs(pusht_rollout["executed"] - pusht_rollout["label"]).max() > 0.003  # noise was injected
+
+
+def test_reward_is_clipped_coverage(pusht_rollout):
+    reward = pusht_rollout["reward"]
+    assert reward.min() >= 0 and reward.max() <= 1
+    done = pusht_rollout["done"]
+    first = done.argmax(axis=1)
+    success = pusht_rollout["success"][np.arange(BATCH), first]
+    np.testing.assert_allclose(reward[np.arange(BATCH), first][success], 1.0)
+
+
+def test_rollout_is_deterministic_per_seed(pusht_benv, pusht_rollout):
+    again = rollout_expert(pusht_benv, SEED, 0, BATCH)
+    for key in ("obs/state", "label", "executed", "reward", "done"):
+        np.testing.assert_array_equal(again[key], pusht_rollout[key], err_msg=key)
+
+
+def test_gen_demos_reads_back_through_tfds(pusht_env, pusht_benv, tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    from jaxrobot.sim.demos import choose_batch_size, generate
+
+    n = 20
+    assert choose_batch_size(n) == BATCH  # reuses the module's compiled step
+    stats = generate(pusht_env, "push_t", str(tmp_path), n, seed=SEED, progress=False)
+    builder = tfds.builder_from_directory(stats["path"])
+    assert builder.name == "jaxrobot_sim_push_t"
+    episodes = list(tfds.as_numpy(builder.as_dataset(split="train")))
+    assert len(episodes) == n
+    for ep in episodes:
+        steps = list(ep["steps"])
+        t = len(steps)
+        assert [s["is_first"] for s in steps] == [True] + [False] * (t - 1)
+        assert [s["is_last"] for s in steps] == [False] * (t - 1) + [True]
+        assert bool(ep["episode_metadata"]["success"])
+        assert steps[0]["observation"]["state"].shape == (5,) and steps[0]["action"].shape == (2,)
+        assert steps[-1]["reward"] == pytest.approx(1.0)
