@@ -18,6 +18,7 @@ COMMAND_MODULES = {
     "data": "jaxrobot.data.commands",
     "sim": "jaxrobot.sim.commands",
     "eval": "jaxrobot.policies.commands",
+    "export": "jaxrobot.export.commands",
 }
 
 

@@ -1,0 +1,332 @@
+"""Export a checkpoint into a self-contained bundle folder, proven equal to ``jax.jit`` on real data.
+
+Bundle layout (``BUNDLE/``)::
+
+    bundle.json       format version, jaxrobot and tool versions, checkpoint step and params digest,
+                      the run-time spec (history, horizon, chunk queue, temporal ensembling, cameras),
+                      observation/action specs, every function's inputs/outputs, every file's sha256
+    config.json       the checkpoint's experiment config
+    stats.json        normalisation statistics (and mode)
+    schedule.json     Diffusion Policy only: DDIM timesteps and alpha-bar table
+    examples.npz      real inputs at batch 1 and batch N, with the jax.jit outputs (for ``check``)
+    parity.json       {"<artifact file>": {"format", "precision", "max_abs_err", ...}}
+    onnx/<fn>.onnx    dynamic batch ("B"), fp32, opset 20 (or 17)
+    onnx/<fn>.b1.onnx batch 1
+    tflite/<fn>.<precision>.tflite
+
+The folder is written under a temporary name next to ``BUNDLE`` and renamed into place only once every
+artifact passed its parity check, so a bundle either exists whole or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from jaxrobot.export import parity as parity_lib
+from jaxrobot.export.errors import ExportError
+from jaxrobot.export.functions import ExportPlan, export_plan
+
+FORMAT_VERSION = 1
+FORMATS = ("onnx", "tflite")
+
+
+def _sha256(path: pathlib.Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _take(batch: dict[str, np.ndarray], idx) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v)[idx] for k, v in batch.items()}
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {}
+    for name in ("jaxrobot", "jax", "jaxlib", "flax", "jax2onnx", "onnx", "onnxruntime", "tensorflow-cpu",
+                 "tensorflow", "ai-edge-litert"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def real_batches(cfg: Any, example_batch: dict[str, np.ndarray], n: int, seed: int = 0,
+                 count: int = 1) -> tuple[list[dict[str, np.ndarray]], str]:
+    """``count`` batches of ``n`` real training examples from the experiment's data source.
+
+    Falls back to the checkpoint's stored example batch (2 examples) when the data cannot be opened here
+    (e.g. a cluster path), and says which was used.
+    """
+    try:
+        from jaxrobot.data.sources import make_source
+
+        source = make_source(cfg.data, global_batch_size=n, seed=seed + 1)
+        batches = []
+        for _ in range(count):
+            b = next(source)
+            batches.append({k: np.asarray(v) for k, v in b.items()})
+        return batches, f"data source {type(cfg.data).kind!r} (batch {n})"
+    except Exception as e:  # noqa: BLE001 - any failure to open the data means: use the stored examples
+        return [dict(example_batch)], f"checkpoint example batch ({type(e).__name__}: {str(e)[:120]})"
+
+
+def _jit_outputs(plan: ExportPlan, inputs: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, np.ndarray]]:
+    import jax
+
+    outs = {}
+    for f in plan.functions:
+        res = jax.jit(f.fn)(*[inputs[f.name][s.name] for s in f.inputs])
+        res = res if isinstance(res, (tuple, list)) else (res,)
+        outs[f.name] = {name: np.asarray(r) for name, r in zip(f.outputs, res, strict=True)}
+    return outs
+
+
+def _compare_outputs(ref: dict[str, np.ndarray], got: dict[str, np.ndarray], precision: str) -> dict[str, Any]:
+    return parity_lib.merge([parity_lib.compare(ref[k], got[k], precision) for k in ref])
+
+
+def export_checkpoint(workdir: str | os.PathLike, out: str | os.PathLike, *, formats: Sequence[str] = ("onnx",),
+                      precisions: Sequence[str] = ("fp32",), opset: int = 20, step: int | None = None,
+                      use_ema: bool = True, parity_batch: int = 8, seed: int = 0, overwrite: bool = False,
+                      log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Export the checkpoint in ``workdir`` to the bundle folder ``out``; returns the parity report.
+
+    ``formats``: ``onnx`` and/or ``tflite``. ``precisions`` apply to TFLite (``fp32``, ``fp16``, ``int8``
+    dynamic range, ``int8_full`` calibrated); ONNX is always fp32 (TensorRT builds fp16 from it), so a
+    request without ``fp32`` still writes fp32 ONNX. Raises :class:`ExportError` when a conversion
+    fails, a graph fails the TensorRT check, or an fp32/fp16 artifact misses its tolerance.
+    """
+    from jaxrobot import config as config_lib
+    from jaxrobot.export.tflite_export import PRECISIONS
+    from jaxrobot.models.registry import build_model
+    from jaxrobot.train import checkpoint as ckpt_lib
+
+    formats = tuple(dict.fromkeys(formats))
+    precisions = tuple(dict.fromkeys(precisions))
+    for f in formats:
+        if f not in FORMATS:
+            raise ExportError(f"unknown export format {f!r}; known: {', '.join(FORMATS)}")
+    for p in precisions:
+        if p not in PRECISIONS:
+            raise ExportError(f"unknown precision {p!r}; known: {', '.join(PRECISIONS)}")
+    if parity_batch < 2:
+        raise ExportError(f"parity_batch must be >= 2 (checks run at batch 1 and at a larger batch), "
+                          f"got {parity_batch}")
+    out = pathlib.Path(out).absolute()
+    if out.exists() and not overwrite:
+        raise ExportError(f"{out} already exists (pass --overwrite to replace it)")
+
+    t0 = time.perf_counter()
+    step, meta = ckpt_lib.read_meta(workdir, step)
+    _, state = ckpt_lib.restore_arrays(workdir, step, item="state")
+    _, example_batch = ckpt_lib.restore_arrays(workdir, step, item="example_batch")
+    which = "ema_params" if use_ema and state.get("ema_params") is not None else "params"
+    params = state[which]
+    cfg = config_lib.from_dict(meta["config"])
+    model = build_model(cfg.model)
+    meta = dict(meta, step=step)
+    plan = export_plan(model, params, meta, example_batch)
+    log(f"export: {meta['config']['model']['kind']} step {step} ({which}), functions "
+        f"{[f.name for f in plan.functions]}, formats {list(formats)}")
+
+    rng = np.random.default_rng(seed)
+    calib_count = 4 if "int8_full" in precisions else 1
+    batches, data_source = real_batches(cfg, example_batch, parity_batch, seed, count=calib_count)
+    big = batches[0]
+    n_big = len(next(iter(big.values())))
+    inputs = {"b1": plan.sample_inputs(_take(big, slice(0, 1)), rng), "bN": plan.sample_inputs(big, rng)}
+    refs = {tag: _jit_outputs(plan, inp) for tag, inp in inputs.items()}
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        report = _write_artifacts(tmp, plan, formats, precisions, opset, inputs, refs, batches, rng, log)
+        skipped = report.pop("_skipped", {})
+        failed = {k: v for k, v in report.items() if v.get("gated") and not v["ok"]}
+        if failed:
+            lines = "; ".join(f"{k}: max_abs_err {v['max_abs_err']:.3g}, max_rel_err {v['max_rel_err']:.3g} "
+                              f"(tolerance {v['tolerance']})" for k, v in failed.items())
+            raise ExportError(f"parity check failed against jax.jit: {lines}")
+        _write_metadata(tmp, plan, meta, cfg, which, params, inputs, refs, report, data_source, n_big, opset,
+                        workdir, skipped)
+        _install(tmp, out, overwrite)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log(f"export: wrote {out} in {time.perf_counter() - t0:.1f}s")
+    return report
+
+
+def _write_artifacts(tmp: pathlib.Path, plan: ExportPlan, formats, precisions, opset, inputs, refs, batches,
+                     rng, log) -> dict[str, dict[str, Any]]:
+    report: dict[str, dict[str, Any]] = {}
+    skipped: dict[str, str] = {}
+    if "onnx" in formats:
+        from jaxrobot.export import onnx_export, tensorrt
+
+        (tmp / "onnx").mkdir()
+        for f in plan.functions:
+            for batch, suffix in ((None, ""), (1, ".b1")):
+                t = time.perf_counter()
+                model = onnx_export.to_onnx(f, opset=opset, batch=batch)
+                rel = f"onnx/{f.name}{suffix}.onnx"
+                profile = tensorrt.require_supported(model, rel)
+                data = model.SerializeToString()
+                (tmp / rel).write_bytes(data)
+                runner = onnx_export.OnnxRunner(data)
+                tags = ("b1", "bN") if batch is None else ("b1",)
+                res = parity_lib.merge([_compare_outputs(refs[tag][f.name], runner(inputs[tag][f.name]), "fp32")
+                                        for tag in tags])
+                report[rel] = dict(format="onnx", precision="fp32", function=f.name,
+                                   batch="dynamic" if batch is None else batch, opset=opset, tensorrt_profile=profile,
+                                   op_types=onnx_export.op_types(model), gated=True, **res)
+                log(f"  {rel}: max_abs_err {res['max_abs_err']:.2e} ({'ok' if res['ok'] else 'FAIL'}, "
+                    f"{time.perf_counter() - t:.1f}s)")
+    if "tflite" in formats:
+        from jaxrobot.export import tflite_export
+
+        (tmp / "tflite").mkdir()
+        for f in plan.functions:
+            static_reason = None  # set once the dynamic-batch conversion of f has failed
+            for precision in precisions:
+                if precision == "int8_full" and not f.full_int8:
+                    skipped[f"tflite/{f.name}.int8_full.tflite"] = f"full int8 is not offered for {f.name}"
+                    log(f"  tflite/{f.name}.int8_full.tflite: skipped (full int8 is not offered for {f.name})")
+                    continue
+                t = time.perf_counter()
+                rep = _representative(plan, f, batches, rng) if precision == "int8_full" else None
+                rel = f"tflite/{f.name}.{precision}.tflite"
+                try:
+                    if static_reason is None:
+                        try:
+                            data = tflite_export.to_tflite(f, precision, rep)
+                        except ExportError as e:
+                            static_reason = str(e)
+                            log(f"  tflite/{f.name}: dynamic batch does not convert ({static_reason[:160]}); "
+                                f"exporting batch 1")
+                    if static_reason is not None:
+                        data = tflite_export.to_tflite(f, precision, rep, batch=1)
+                    tags = ("b1",) if static_reason else ("b1", "bN")
+                    if precision == "int8_full":
+                        outs = tflite_export.run_isolated(data, {tag: inputs[tag][f.name] for tag in tags})
+                    else:
+                        runner = tflite_export.TFLiteRunner(data)
+                        outs = {tag: runner(inputs[tag][f.name]) for tag in tags}
+                except ExportError as e:
+                    if precision != "int8_full":
+                        raise
+                    skipped[rel] = str(e)  # opt-in and never gated: report and go on
+                    log(f"  {rel}: not written: {str(e)[:200]}")
+                    continue
+                (tmp / rel).write_bytes(data)
+                res = parity_lib.merge([_compare_outputs(refs[tag][f.name], outs[tag], precision) for tag in tags])
+                report[rel] = dict(format="tflite", precision="int8" if precision.startswith("int8") else precision,
+                                   quantization={"int8": "dynamic_range", "int8_full": "full_integer"}.get(precision),
+                                   function=f.name, batch=1 if static_reason else "dynamic",
+                                   gated=precision in ("fp32", "fp16"), **res)
+                if static_reason:
+                    report[rel]["dynamic_batch_error"] = static_reason[:500]
+                log(f"  {rel}: max_abs_err {res['max_abs_err']:.2e} "
+                    f"({'ok' if res['ok'] else 'FAIL'}{'' if report[rel]['gated'] else ', reported only'}, "
+                    f"{time.perf_counter() - t:.1f}s)")
+    if skipped:
+        report["_skipped"] = skipped  # popped by the caller into bundle.json
+    return report
+
+
+def _representative(plan: ExportPlan, f, batches, rng) -> list[dict[str, np.ndarray]]:
+    """Batch-1 calibration samples for full int8, drawn from real training batches."""
+    samples = []
+    for batch in batches:
+        n = len(next(iter(batch.values())))
+        for i in range(n):
+            inp = plan.sample_inputs(_take(batch, slice(i, i + 1)), rng)[f.name]
+            samples.append({k: np.asarray(v) for k, v in inp.items()})
+    return samples[:64]
+
+
+def _write_metadata(tmp, plan, meta, cfg, which, params, inputs, refs, report, data_source, n_big, opset, workdir,
+                    skipped):
+    from jaxrobot import config as config_lib
+    from jaxrobot.train.checkpoint import digest
+
+    arrays = {}
+    for tag in ("b1", "bN"):
+        for fname, inp in inputs[tag].items():
+            for k, v in inp.items():
+                arrays[f"{tag}.{fname}.in.{k}"] = np.asarray(v)
+            for k, v in refs[tag][fname].items():
+                arrays[f"{tag}.{fname}.out.{k}"] = np.asarray(v)
+    np.savez(tmp / "examples.npz", **arrays)
+    (tmp / "config.json").write_text(config_lib.to_json(cfg) + "\n")
+    (tmp / "stats.json").write_text(json.dumps(meta["stats"], indent=1) + "\n")
+    if plan.schedule is not None:
+        (tmp / "schedule.json").write_text(json.dumps(plan.schedule, indent=1) + "\n")
+    (tmp / "parity.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+
+    spec = meta.get("data_spec", {})
+    features = spec.get("features", {})
+    observation = {}
+    for f in plan.functions:
+        for s in f.inputs:
+            key = f"observation/{s.name}"
+            if key in features:
+                observation[s.name] = {"shape_per_step": list(features[key]["shape"][1:]),
+                                       "model_input_shape": list(s.shape), "dtype": s.dtype,
+                                       "camera": s.name.startswith("image_")}
+    artifacts = {}
+    for rel, rep in report.items():
+        artifacts[rel] = {k: rep[k] for k in ("format", "precision", "function", "batch") if k in rep}
+        if rep.get("quantization"):
+            artifacts[rel]["quantization"] = rep["quantization"]
+        if "opset" in rep:
+            artifacts[rel]["opset"] = rep["opset"]
+    files = sorted(p for p in tmp.rglob("*") if p.is_file())
+    bundle = {
+        "format": "jaxrobot-export",
+        "format_version": FORMAT_VERSION,
+        "created_unix": time.time(),
+        "versions": _versions(),
+        "checkpoint": {"workdir": str(pathlib.Path(workdir).absolute()), "step": int(meta["step"]),
+                       "params": which, "params_sha256": digest(params)},
+        "model": meta.get("model", {"kind": meta["config"]["model"]["kind"]}),
+        "runtime": plan.runtime,
+        "observation": observation,
+        "action": {"dim": spec.get("action_dim"), "horizon": spec.get("horizon"),
+                   "normalization": meta["stats"].get("mode", "mean_std")},
+        "functions": {f.name: f.describe() for f in plan.functions},
+        "artifacts": artifacts,
+        "parity": {"batch_sizes": [1, n_big], "data": data_source, "opset": opset},
+        "not_written": skipped,
+        "files": {str(p.relative_to(tmp)): _sha256(p) for p in files},
+    }
+    (tmp / "bundle.json").write_text(json.dumps(bundle, indent=1) + "\n")
+
+
+def _install(tmp: pathlib.Path, out: pathlib.Path, overwrite: bool) -> None:
+    """Rename the finished temporary folder to ``out`` (replacing an old bundle only with ``overwrite``)."""
+    if out.exists():
+        if not overwrite:
+            raise ExportError(f"{out} appeared while exporting; not replacing it")
+        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+        os.rename(out, old)
+        os.rename(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(tmp, out)

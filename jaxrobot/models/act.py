@@ -1,0 +1,461 @@
+"""ACT: the Action Chunking Transformer (Zhao et al. 2023), matching LeRobot 0.4.4's ``policies/act``.
+
+A CVAE: during training a BERT-style encoder reads ``[CLS, state, action chunk]`` and gives the mean and
+log-variance of a 32-D latent ``z``; a transformer encoder reads ``[z, state, image tokens]`` (image tokens
+are the ResNet-18 ``layer4`` map after a 1x1 projection, with 2-D sinusoidal positions), and a decoder
+with ``chunk_size`` learned queries cross-attends to it and regresses the chunk. At inference ``z = 0``.
+Loss: L1 over valid (unpadded) action elements + ``kl_weight`` x KL(q(z) || N(0, I)) (summed over latent
+dims, mean over batch).
+
+Parity with LeRobot (tested): 51,613,582 trainable parameters at the defaults with a 14-D state, a 14-D
+action and one camera: 17,332,736 in the CVAE encoder layers, 11,166,912 in the backbone (frozen
+BatchNorm statistics and affine terms are non-trainable and live in the ``"frozen"`` collection).
+Attention is written out with explicit Dense projections and ellipsis-free einsums, so it exports to ONNX
+graphs TensorRT 8 accepts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import ClassVar, Literal
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrobot.config import Config, ConfigError, require
+from jaxrobot.models.backbones import BACKBONES, NORMS, make_backbone, preprocess_image
+from jaxrobot.models.rng import fast_key
+
+
+@dataclasses.dataclass(frozen=True)
+class ACTConfig(Config):
+    """ACT hyper-parameters; the defaults are LeRobot 0.4.4's ``ACTConfig`` (= the original ACT's).
+
+    Fields:
+      action_dim: size of one action (must match the data's ``action``); 14 for bimanual ALOHA.
+      chunk_size: actions predicted per call (= the data's ``horizon``); 100.
+      n_action_steps: actions executed from each chunk before re-planning (runtime policy); 100.
+      temporal_ensemble_coeff: m in the weights exp(-m i) (i = 0 the oldest prediction) of temporal
+        ensembling at run time; None disables it (LeRobot's default; the original used 0.01 with
+        n_action_steps 1).
+      backbone: vision backbone, "resnet18" (reference) or "mobilenet_v3_small" (Jetson-class).
+      backbone_norm: "frozen_bn" (reference; statistics and affine terms frozen) or "group_norm".
+      backbone_width: ResNet base width (64 = the real ResNet-18; smaller for CPU-sized variants).
+      image_norm: image preprocessing: "imagenet" mean/std (what torchvision weights expect) or "unit" [0, 1].
+      pretrained_backbone: path to a torchvision ResNet-18 ``state_dict`` (.npz/.safetensors) loaded into the
+        backbone at init (see ``resnet_convert.py``); "" keeps the random init.
+      dim_model: transformer width; 512.
+      n_heads: attention heads; 8.
+      dim_feedforward: FFN hidden width; 3200.
+      feedforward_activation: "relu" (reference) or "gelu".
+      pre_norm: pre-LayerNorm blocks; False (post-norm, as the reference).
+      n_encoder_layers: transformer encoder layers; 4.
+      n_decoder_layers: decoder layers; 1. The original code built 7 but used only the first one's output
+        (LeRobot hence defaults to 1); > 1 here gives the fixed variant where every layer is used.
+      use_vae: train with the CVAE objective; False trains a plain transformer with z = 0.
+      latent_dim: size of z; 32.
+      n_vae_encoder_layers: layers of the CVAE encoder; 4.
+      dropout: dropout in attention weights, residual branches and FFNs; 0.1.
+      kl_weight: weight of the KL term; 10.
+    """
+
+    kind: ClassVar[str] = "act"
+    action_dim: int = 14
+    chunk_size: int = 100
+    n_action_steps: int = 100
+    temporal_ensemble_coeff: float | None = None
+    backbone: Literal["resnet18", "mobilenet_v3_small"] = "resnet18"
+    backbone_norm: Literal["frozen_bn", "group_norm"] = "frozen_bn"
+    backbone_width: int = 64
+    image_norm: Literal["imagenet", "unit"] = "imagenet"
+    pretrained_backbone: str = ""
+    dim_model: int = 512
+    n_heads: int = 8
+    dim_feedforward: int = 3200
+    feedforward_activation: Literal["relu", "gelu"] = "relu"
+    pre_norm: bool = False
+    n_encoder_layers: int = 4
+    n_decoder_layers: int = 1
+    use_vae: bool = True
+    latent_dim: int = 32
+    n_vae_encoder_layers: int = 4
+    dropout: float = 0.1
+    kl_weight: float = 10.0
+
+    def check(self) -> None:
+        for name in (
+            "action_dim",
+            "chunk_size",
+            "n_action_steps",
+            "backbone_width",
+            "dim_model",
+            "n_heads",
+            "dim_feedforward",
+            "n_encoder_layers",
+            "n_decoder_layers",
+            "latent_dim",
+        ):
+            require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
+        require(
+            self.n_action_steps <= self.chunk_size,
+            "n_action_steps",
+            f"{self.n_action_steps} exceeds chunk_size {self.chunk_size}",
+        )
+        require(self.backbone in BACKBONES, "backbone", f"{self.backbone!r} is not one of {BACKBONES}")
+        require(self.backbone_norm in NORMS, "backbone_norm", f"{self.backbone_norm!r} is not one of {NORMS}")
+        require(
+            self.dim_model % self.n_heads == 0,
+            "n_heads",
+            f"dim_model {self.dim_model} is not divisible by {self.n_heads} heads",
+        )
+        require(self.dim_model % 4 == 0, "dim_model", "must be divisible by 4 (2-D sinusoidal positions)")
+        require(
+            not self.use_vae or self.n_vae_encoder_layers >= 1,
+            "n_vae_encoder_layers",
+            "must be >= 1 when use_vae",
+        )
+        require(0 <= self.dropout < 1, "dropout", "must be in [0, 1)")
+        require(self.kl_weight >= 0, "kl_weight", "must be >= 0")
+        require(
+            self.temporal_ensemble_coeff is None or self.n_action_steps == 1,
+            "temporal_ensemble_coeff",
+            "temporal ensembling queries the policy every step: set n_action_steps=1",
+        )
+        require(
+            not self.pretrained_backbone or (self.backbone == "resnet18" and self.backbone_width == 64),
+            "pretrained_backbone",
+            "torchvision weights need backbone='resnet18' with backbone_width=64",
+        )
+
+
+# ------------------------------------------------------------------ positions
+
+
+def sinusoid_1d(num_positions: int, dim: int) -> np.ndarray:
+    """[num_positions, dim] table: sin at even, cos at odd channels, angle pos / 10000^(2*(j//2)/dim)."""
+    pos = np.arange(num_positions, dtype=np.float64)[:, None]
+    j = np.arange(dim)
+    angle = pos / np.power(10000.0, 2 * (j // 2) / dim)
+    return np.where(j % 2 == 0, np.sin(angle), np.cos(angle)).astype(np.float32)
+
+
+def sinusoid_2d(h: int, w: int, dim: int) -> np.ndarray:
+    """[h, w, dim] DETR-style positions (LeRobot ``ACTSinusoidalPositionEmbedding2d``): y half then x half.
+
+    Row/column indices run 1..h (1..w), scaled to (0, 2 pi]; each half interleaves sin/cos.
+    """
+    half = dim // 2
+    eps, two_pi = 1e-6, 2 * np.pi
+    y = np.arange(1, h + 1, dtype=np.float64) / (h + eps) * two_pi
+    x = np.arange(1, w + 1, dtype=np.float64) / (w + eps) * two_pi
+    j = np.arange(half)
+    inv_freq = np.power(10000.0, 2 * (j // 2) / half)
+
+    def enc(v):
+        a = v[:, None] / inv_freq
+        return np.where(j % 2 == 0, np.sin(a), np.cos(a))
+
+    ey = np.broadcast_to(enc(y)[:, None, :], (h, w, half))
+    ex = np.broadcast_to(enc(x)[None, :, :], (h, w, half))
+    return np.concatenate([ey, ex], axis=-1).astype(np.float32)
+
+
+# ------------------------------------------------------------------ transformer
+
+# The reference re-initialises the transformer's matrices with xavier_uniform; every other Linear keeps
+# torch's default U(+-1/sqrt(fan_in)).
+_xavier = nn.initializers.xavier_uniform()
+_torch_init = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
+
+
+class MultiHeadAttention(nn.Module):
+    """torch ``nn.MultiheadAttention`` semantics (q/k/v/out projections with bias, dropout on weights).
+
+    ``key_mask`` [B, K] is True where a key may be attended to.
+    """
+
+    dim: int
+    heads: int
+    dropout: float
+
+    @nn.compact
+    def __call__(self, q, k, v, key_mask=None, *, train: bool):
+        b, lq, _ = q.shape
+        lk = k.shape[1]
+        hd = self.dim // self.heads
+        q = nn.Dense(self.dim, kernel_init=_xavier, name="query")(q).reshape(b, lq, self.heads, hd)
+        k = nn.Dense(self.dim, kernel_init=_xavier, name="key")(k).reshape(b, lk, self.heads, hd)
+        v = nn.Dense(self.dim, kernel_init=_xavier, name="value")(v).reshape(b, lk, self.heads, hd)
+        logits = jnp.einsum("bqhd,bkhd->bhqk", q, k) / np.sqrt(hd).astype(np.float32)
+        if key_mask is not None:
+            logits = jnp.where(key_mask[:, None, None, :], logits, jnp.finfo(logits.dtype).min)
+        weights = jax.nn.softmax(logits, axis=-1)
+        weights = nn.Dropout(self.dropout, deterministic=not train)(weights)
+        out = jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(b, lq, self.dim)
+        return nn.Dense(self.dim, kernel_init=_xavier, name="out")(out)
+
+
+def _activation(name: str):
+    return nn.relu if name == "relu" else nn.gelu
+
+
+class EncoderLayer(nn.Module):
+    cfg: ACTConfig
+
+    @nn.compact
+    def __call__(self, x, pos, key_mask=None, *, train: bool):
+        c = self.cfg
+        drop = lambda y: nn.Dropout(c.dropout, deterministic=not train)(y)  # noqa: E731
+        skip = x
+        if c.pre_norm:
+            x = nn.LayerNorm(epsilon=1e-5, name="norm1")(x)
+        qk = x + pos
+        x = skip + drop(
+            MultiHeadAttention(c.dim_model, c.n_heads, c.dropout, name="self_attn")(
+                qk, qk, x, key_mask, train=train
+            )
+        )
+        if c.pre_norm:
+            skip, x = x, nn.LayerNorm(epsilon=1e-5, name="norm2")(x)
+        else:
+            x = nn.LayerNorm(epsilon=1e-5, name="norm1")(x)
+            skip = x
+        y = nn.Dense(c.dim_feedforward, kernel_init=_xavier, name="linear1")(x)
+        y = _activation(c.feedforward_activation)(y)
+        y = nn.Dense(c.dim_model, kernel_init=_xavier, name="linear2")(drop(y))
+        x = skip + drop(y)
+        if not c.pre_norm:
+            x = nn.LayerNorm(epsilon=1e-5, name="norm2")(x)
+        return x
+
+
+class Encoder(nn.Module):
+    cfg: ACTConfig
+    num_layers: int
+
+    @nn.compact
+    def __call__(self, x, pos, key_mask=None, *, train: bool):
+        for i in range(self.num_layers):
+            x = EncoderLayer(self.cfg, name=f"layers_{i}")(x, pos, key_mask, train=train)
+        if self.cfg.pre_norm:
+            x = nn.LayerNorm(epsilon=1e-5, name="norm")(x)
+        return x
+
+
+class DecoderLayer(nn.Module):
+    cfg: ACTConfig
+
+    @nn.compact
+    def __call__(self, x, memory, query_pos, memory_pos, *, train: bool):
+        c = self.cfg
+        drop = lambda y: nn.Dropout(c.dropout, deterministic=not train)(y)  # noqa: E731
+        skip = x
+        if c.pre_norm:
+            x = nn.LayerNorm(epsilon=1e-5, name="norm1")(x)
+        qk = x + query_pos
+        x = skip + drop(
+            MultiHeadAttention(c.dim_model, c.n_heads, c.dropout, name="self_attn")(qk, qk, x, train=train)
+        )
+        if c.pre_norm:
+            skip, x = x, nn.LayerNorm(epsilon=1e-5, name="norm2")(x)
+        else:
+            x = nn.LayerNorm(epsilon=1e-5, name="norm1")(x)
+            skip = x
+        x = skip + drop(
+            MultiHeadAttention(c.dim_model, c.n_heads, c.dropout, name="cross_attn")(
+                x + query_pos, memory + memory_pos, memory, train=train
+            )
+        )
+        if c.pre_norm:
+            skip, x = x, nn.LayerNorm(epsilon=1e-5, name="norm3")(x)
+        else:
+            x = nn.LayerNorm(epsilon=1e-5, name="norm2")(x)
+            skip = x
+        y = nn.Dense(c.dim_feedforward, kernel_init=_xavier, name="linear1")(x)
+        y = _activation(c.feedforward_activation)(y)
+        y = nn.Dense(c.dim_model, kernel_init=_xavier, name="linear2")(drop(y))
+        x = skip + drop(y)
+        if not c.pre_norm:
+            x = nn.LayerNorm(epsilon=1e-5, name="norm3")(x)
+        return x
+
+
+class Decoder(nn.Module):
+    cfg: ACTConfig
+
+    @nn.compact
+    def __call__(self, x, memory, query_pos, memory_pos, *, train: bool):
+        for i in range(self.cfg.n_decoder_layers):
+            x = DecoderLayer(self.cfg, name=f"layers_{i}")(x, memory, query_pos, memory_pos, train=train)
+        return nn.LayerNorm(epsilon=1e-5, name="norm")(x)
+
+
+# ------------------------------------------------------------------ the network
+
+
+def camera_keys(obs: dict[str, jax.Array]) -> list[str]:
+    return sorted(k for k in obs if k.startswith("observation/image_"))
+
+
+class ACTNet(nn.Module):
+    """Returns (actions [B, chunk, A], mu [B, L] or None, log_sigma_x2 [B, L] or None)."""
+
+    cfg: ACTConfig
+
+    @nn.compact
+    def __call__(self, obs: dict[str, jax.Array], actions=None, action_mask=None, *, train: bool):
+        c = self.cfg
+        state = obs["observation/state"][:, -1]  # ACT conditions on the current frame only
+        b = state.shape[0]
+        d = c.dim_model
+
+        # CVAE encoder (training only): [CLS, state, actions] → mu, log sigma^2.
+        mu = log_sigma_x2 = None
+        if c.use_vae and train:
+            cls = self.param("vae_encoder_cls_embed", nn.initializers.normal(1.0), (1, d))
+            dense = functools.partial(nn.Dense, d, kernel_init=_torch_init)
+            state_token = dense(name="vae_encoder_robot_state_input_proj")(state)
+            action_tokens = dense(name="vae_encoder_action_input_proj")(actions)
+            tokens = jnp.concatenate(
+                [jnp.broadcast_to(cls[None], (b, 1, d)), state_token[:, None], action_tokens], axis=1
+            )
+            pos = jnp.asarray(sinusoid_1d(tokens.shape[1], d))[None]
+            mask = jnp.concatenate([jnp.ones((b, 2), bool), action_mask.astype(bool)], axis=1)
+            encoded = Encoder(c, c.n_vae_encoder_layers, name="vae_encoder")(tokens, pos, mask, train=train)
+            cls_out = encoded[:, 0]
+            params = nn.Dense(
+                2 * c.latent_dim, kernel_init=_torch_init, name="vae_encoder_latent_output_proj"
+            )(cls_out)
+            mu, log_sigma_x2 = params[:, : c.latent_dim], params[:, c.latent_dim :]
+            eps = jax.random.normal(self.make_rng("latent"), mu.shape, mu.dtype)
+            z = mu + jnp.exp(log_sigma_x2 / 2) * eps
+        else:
+            z = jnp.zeros((b, c.latent_dim), state.dtype)
+
+        # Transformer encoder input: [latent, state, image tokens...] with their positions.
+        pos_1d = self.param("encoder_1d_feature_pos_embed", nn.initializers.normal(1.0), (2, d))
+        tokens = [
+            nn.Dense(d, kernel_init=_torch_init, name="encoder_latent_input_proj")(z)[:, None],
+            nn.Dense(d, kernel_init=_torch_init, name="encoder_robot_state_input_proj")(state)[:, None],
+        ]
+        positions = [jnp.broadcast_to(pos_1d[None].astype(state.dtype), (b, 2, d))]
+        cams = camera_keys(obs)
+        if cams:
+            backbone = make_backbone(c.backbone, c.backbone_norm, c.backbone_width, module_name="backbone")
+            proj = nn.Dense(
+                d, kernel_init=_torch_init, name="encoder_img_feat_input_proj"
+            )  # the reference's 1x1 conv
+            for key in cams:  # one shared backbone for all cameras, as the reference
+                img = preprocess_image(obs[key][:, -1], c.image_norm).astype(state.dtype)
+                feat = proj(backbone(img))  # [B, h, w, d]
+                _, h, w, _ = feat.shape
+                tokens.append(feat.reshape(b, h * w, d))
+                pe = jnp.asarray(sinusoid_2d(h, w, d).reshape(h * w, d), state.dtype)
+                positions.append(jnp.broadcast_to(pe[None], (b, h * w, d)))
+        tokens = jnp.concatenate(tokens, axis=1)
+        positions = jnp.concatenate(positions, axis=1)
+        memory = Encoder(c, c.n_encoder_layers, name="encoder")(tokens, positions, train=train)
+
+        query_pos = self.param("decoder_pos_embed", nn.initializers.normal(1.0), (c.chunk_size, d))
+        query_pos = jnp.broadcast_to(query_pos[None].astype(state.dtype), (b, c.chunk_size, d))
+        x = jnp.zeros((b, c.chunk_size, d), state.dtype)
+        x = Decoder(c, name="decoder")(x, memory, query_pos, positions, train=train)
+        out = nn.Dense(c.action_dim, kernel_init=_torch_init, name="action_head")(x)
+        return out, mu, log_sigma_x2
+
+
+def _observation(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    return {k: v for k, v in batch.items() if k.startswith("observation/") and k != "observation/pad_mask"}
+
+
+def kl_to_standard_normal(mu: jax.Array, log_sigma_x2: jax.Array) -> jax.Array:
+    """KL(N(mu, sigma^2) || N(0, I)) summed over latent dims, mean over the batch."""
+    kl = -0.5 * (1.0 + log_sigma_x2 - jnp.square(mu) - jnp.exp(log_sigma_x2))
+    return kl.sum(-1).mean()
+
+
+class ACTModel:
+    """ACT behind the trainer's model protocol (``models/base.py``).
+
+    ``init`` returns ``{"params": ..., "frozen": ...}`` when the backbone uses frozen BatchNorm; the
+    ``"frozen"`` leaves get exactly zero gradients (``stop_gradient``) and are 1-D, so AdamW (masked weight
+    decay) leaves them unchanged.
+    """
+
+    def __init__(self, config: ACTConfig):
+        self.config = config
+        self.net = ACTNet(config)
+
+    def init(self, rng: jax.Array, batch: dict[str, jax.Array]):
+        c = self.config
+        shape = tuple(batch["action"].shape[1:])
+        if shape != (c.chunk_size, c.action_dim):
+            raise ConfigError(
+                f"config field 'model.chunk_size'/'model.action_dim': the model predicts "
+                f"{(c.chunk_size, c.action_dim)} but the data's action chunk is {shape}"
+            )
+        if not camera_keys(batch) and c.pretrained_backbone:
+            raise ConfigError("config field 'model.pretrained_backbone': the data has no camera")
+        p_rng, d_rng, z_rng = jax.random.split(rng, 3)
+        rngs = {"params": fast_key(p_rng), "dropout": fast_key(d_rng), "latent": z_rng}
+        variables = self.net.init(
+            rngs, _observation(batch), batch["action"], batch["action_pad_mask"], train=True
+        )
+        if c.pretrained_backbone:
+            from jaxrobot.models.resnet_convert import load_into
+
+            variables = load_into(variables, c.pretrained_backbone, c.backbone_norm, prefix=("backbone",))
+        return variables
+
+    def loss(self, params, batch, rng):
+        c = self.config
+        d_rng, z_rng = jax.random.split(rng)
+        pred, mu, log_sigma_x2 = self.net.apply(
+            params,
+            _observation(batch),
+            batch["action"],
+            batch["action_pad_mask"],
+            train=True,
+            rngs={"dropout": fast_key(d_rng), "latent": z_rng},
+        )
+        mask = batch["action_pad_mask"].astype(pred.dtype)[..., None]
+        target = batch["action"].astype(pred.dtype)
+        # Mean over valid elements (LeRobot divides the masked sum by all elements instead).
+        l1 = (jnp.abs(pred - target) * mask).sum() / jnp.maximum(mask.sum() * pred.shape[-1], 1.0)
+        metrics = {"l1": l1}
+        loss = l1
+        if mu is not None:
+            kld = kl_to_standard_normal(mu, log_sigma_x2)
+            metrics["kld"] = kld
+            loss = l1 + c.kl_weight * kld
+        return loss, metrics
+
+    def predict(self, params, observation, rng=None):
+        """Normalised action chunk [B, chunk_size, A] with z = 0 (deterministic; ``rng`` is unused)."""
+        pred, _, _ = self.net.apply(params, _observation(observation), train=False)
+        return pred
+
+
+def small_act_config(**overrides) -> ACTConfig:
+    """A CPU-sized ACT (~0.4 M params with a camera): same topology, narrow widths, a width-8 ResNet-18.
+
+    For tests and the ``experiments/act_synthetic_small.py`` run; ``overrides`` replace any field.
+    """
+    fields = dict(
+        action_dim=4,
+        chunk_size=8,
+        n_action_steps=8,
+        backbone_width=8,
+        dim_model=64,
+        n_heads=4,
+        dim_feedforward=128,
+        n_encoder_layers=2,
+        n_decoder_layers=1,
+        n_vae_encoder_layers=2,
+        latent_dim=8,
+    )
+    fields.update(overrides)
+    return ACTConfig(**fields)

@@ -1,0 +1,139 @@
+"""ACT: LeRobot parameter parity (shapes only), positions, the loss's masking and KL, inference with z = 0."""
+
+import argparse
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from _model_fixtures import act_batch, count, default_act_config, small_act, synthetic_batch
+
+from jaxrobot.config import ConfigError, load_experiment
+from jaxrobot.models.act import ACTModel, kl_to_standard_normal, sinusoid_1d, sinusoid_2d
+from jaxrobot.models.commands import run_params
+from jaxrobot.models.params import count_params
+
+
+def _abstract(cfg, batch):
+    return jax.eval_shape(ACTModel(cfg).init, jax.random.PRNGKey(0), batch)
+
+
+def test_trainable_count_matches_lerobot_at_defaults():
+    v = _abstract(default_act_config(), act_batch())
+    p = v["params"]
+    assert count(p) == 51_613_582  # LeRobot 0.4.4 ACT, 14-D state and action, one camera
+    assert count(p["vae_encoder"]) == 17_332_736
+    assert count(p["backbone"]) == 11_166_912
+    assert count(v["frozen"]) == 4 * 4_800  # frozen BN scale, bias, mean, var: buffers in LeRobot
+
+
+def test_seven_decoder_layers_count_matches_lerobot():
+    assert count(_abstract(default_act_config(n_decoder_layers=7), act_batch())["params"]) == 83_922_574
+
+
+def test_cli_prints_reference_count(capsys):
+    assert count_params(load_experiment("experiments/act_aloha_defaults.py")) == 51_613_582
+    run_params(argparse.Namespace(config="experiments/act_aloha_defaults.py", set=[]))
+    assert capsys.readouterr().out.strip() == "params=51613582"
+
+
+def test_options_build():
+    base = count(_abstract(default_act_config(), act_batch())["params"])
+    gn = _abstract(default_act_config(backbone_norm="group_norm"), act_batch())
+    assert "frozen" not in gn and count(gn["params"]) == base + 9_600
+    mb = _abstract(default_act_config(backbone="mobilenet_v3_small"), act_batch())
+    assert count(mb["params"]["backbone"]) == 927_008 - 12_112
+    assert count(_abstract(default_act_config(pre_norm=True), act_batch())["params"]) == base + 2 * 1024
+    no_vae = _abstract(default_act_config(use_vae=False), act_batch())
+    assert "vae_encoder" not in no_vae["params"]
+    state_only = _abstract(default_act_config(), act_batch(image=False))
+    assert "backbone" not in state_only["params"]
+
+
+def test_init_rejects_mismatched_chunk():
+    with pytest.raises(ConfigError, match="chunk_size"):
+        _abstract(default_act_config(chunk_size=50), act_batch())
+
+
+def test_sinusoid_1d_closed_form():
+    pe = sinusoid_1d(5, 8)
+    assert pe[3, 4] == pytest.approx(np.sin(3 / 10000 ** (4 / 8)), rel=1e-6)
+    assert pe[3, 5] == pytest.approx(np.cos(3 / 10000 ** (4 / 8)), rel=1e-6)
+
+
+def test_sinusoid_2d_closed_form():
+    h, w, d = 3, 4, 16
+    pe = sinusoid_2d(h, w, d)
+    i, j, half = 1, 2, d // 2
+    y = (i + 1) / (h + 1e-6) * 2 * np.pi
+    x = (j + 1) / (w + 1e-6) * 2 * np.pi
+    np.testing.assert_allclose(
+        pe[i, j, :half:2], np.sin(y / 10000 ** (np.arange(0, half, 2) / half)), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        pe[i, j, 1:half:2], np.cos(y / 10000 ** (np.arange(0, half, 2) / half)), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        pe[i, j, half::2], np.sin(x / 10000 ** (np.arange(0, half, 2) / half)), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        pe[i, j, half + 1 :: 2], np.cos(x / 10000 ** (np.arange(0, half, 2) / half)), rtol=1e-5
+    )
+
+
+def test_kl_closed_form():
+    rng = np.random.default_rng(0)
+    mu, lv = rng.normal(size=(3, 5)), rng.normal(size=(3, 5))
+    var = np.exp(lv)
+    want = np.mean(np.sum(0.5 * (var + mu**2 - 1 - lv), axis=1))
+    assert float(kl_to_standard_normal(jnp.asarray(mu), jnp.asarray(lv))) == pytest.approx(want, rel=1e-5)
+    assert float(kl_to_standard_normal(jnp.zeros((2, 4)), jnp.zeros((2, 4)))) == 0.0
+
+
+@pytest.fixture(scope="module")
+def small():
+    cfg = small_act()
+    model = ACTModel(cfg)
+    batch = synthetic_batch(n_obs_steps=1, horizon=cfg.chunk_size)
+    variables = jax.jit(model.init)(jax.random.PRNGKey(0), batch)
+    loss = jax.jit(jax.value_and_grad(model.loss, has_aux=True))
+    return model, batch, variables, loss
+
+
+def test_small_loss_and_frozen_gradients(small):
+    model, batch, variables, loss = small
+    (value, metrics), grads = loss(variables, batch, jax.random.PRNGKey(1))
+    assert np.isfinite(float(value)) and set(metrics) == {"l1", "kld"}
+    assert float(value) == pytest.approx(
+        float(metrics["l1"] + model.config.kl_weight * metrics["kld"]), rel=1e-5
+    )
+    assert all(float(jnp.abs(g).max()) == 0.0 for g in jax.tree.leaves(grads["frozen"]))
+    assert float(optax_norm(grads["params"]["backbone"])) > 0
+
+
+def optax_norm(tree):
+    return jnp.sqrt(sum(jnp.sum(x**2) for x in jax.tree.leaves(tree)))
+
+
+def test_padded_actions_do_not_affect_the_loss(small):
+    _, batch, variables, loss = small
+    pad = ~np.asarray(batch["action_pad_mask"])
+    assert pad.any(), "the fixture batch should contain padding"
+    changed = dict(batch)
+    changed["action"] = jnp.where(jnp.asarray(pad)[..., None], 1e3, batch["action"])
+    (a, _), _ = loss(variables, batch, jax.random.PRNGKey(2))
+    (b, _), _ = loss(variables, changed, jax.random.PRNGKey(2))
+    assert float(a) == pytest.approx(float(b), rel=1e-6)
+    changed["action"] = batch["action"].at[0, 0, 0].add(1.0)  # a valid element does count
+    (c, _), _ = loss(variables, changed, jax.random.PRNGKey(2))
+    assert float(c) != float(a)
+
+
+def test_predict_is_deterministic_and_needs_no_actions(small):
+    model, batch, variables, _ = small
+    obs = {k: v for k, v in batch.items() if k.startswith("observation/")}
+    predict = jax.jit(model.predict)
+    a = predict(variables, obs, jax.random.PRNGKey(0))
+    b = predict(variables, obs, jax.random.PRNGKey(1))
+    assert a.shape == (batch["action"].shape[0], model.config.chunk_size, model.config.action_dim)
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
