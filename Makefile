@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml requirements.lock export/runtime/pyproject.toml
 	$(PY) -m pip install -q -c requirements.lock -e '.[export,dev]' -e './export/runtime[onnx,tflite]' 2>&1 \
 	  | { grep -v "^WARNING: Location" || true; }; \
 	  test $${PIPESTATUS[0]} -eq 0 || { echo "error: pip install failed (see above)"; exit 1; }
-	$(PY) -c "import jaxrobot, jax, flax, mujoco.mjx, tensorflow_datasets" 2>/dev/null
+	$(PY) -c "import jaxrobot, jax, flax, mujoco.mjx, tensorflow_datasets" > /dev/null
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -43,8 +43,11 @@ def to_tflite(fn: ExportFunction, precision: str = "fp32",
     """
     if precision not in PRECISIONS:
         raise ExportError(f"unknown TFLite precision {precision!r}; known: {PRECISIONS}")
-    import tensorflow as tf
     from jax.experimental import jax2tf
+
+    from jaxrobot.platform import import_tensorflow
+
+    tf = import_tensorflow()  # GPUs hidden from TF: JAX owns the accelerator
 
     names = list(fn.outputs)
 
@@ -103,7 +106,9 @@ def _full_int8_isolated(fn: ExportFunction, module, concrete, samples: list[dict
     import sys
     import tempfile
 
-    import tensorflow as tf
+    from jaxrobot.platform import import_tensorflow
+
+    tf = import_tensorflow()
 
     with tempfile.TemporaryDirectory(prefix="jaxrobot-int8-") as d:
         tf.saved_model.save(module, os.path.join(d, "saved_model"), signatures={"serving_default": concrete})

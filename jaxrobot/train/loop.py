@@ -221,6 +221,11 @@ def train(cfg: ExperimentConfig, workdir: str | pathlib.Path, *, steps: int | No
     # with several (fake) devices deadlocks its all-reduce rendezvous when another thread transfers
     # while a step runs (seen here: "only 6 of 8 threads arrived"), so on CPU the copy stays in this thread.
     on_cpu = mesh.devices.flat[0].platform == "cpu"
+    # XLA:CPU runs every (fake) device's part of a step on a shared thread pool; with several steps in
+    # flight, parts of step n+1 can hold pool threads while step n's all-reduce waits for its last
+    # participants, and the rendezvous aborts after 40 s (seen here on 8 fake devices under load). On a
+    # multi-device CPU mesh the loop therefore waits for each step before dispatching the next.
+    sync_each_step = on_cpu and mesh.devices.size > 1
     to_device = (lambda b: b) if on_cpu else (lambda b: _to_global(b, bsharding))
     prefetch = _Prefetcher(source, to_device) if step < tcfg.steps else None
 
@@ -256,6 +261,8 @@ def train(cfg: ExperimentConfig, workdir: str | pathlib.Path, *, steps: int | No
             # big_vision's guard: the step must not move data between host and device implicitly.
             with jax.transfer_guard("disallow"):
                 state, metrics = step_fn(state, batch)
+            if sync_each_step:
+                jax.block_until_ready(metrics)
             step += 1
             data_states[step] = data_state
             pending.append((step, metrics))
