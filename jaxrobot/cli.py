@@ -19,6 +19,7 @@ COMMAND_MODULES = {
     "sim": "jaxrobot.sim.commands",
     "eval": "jaxrobot.policies.commands",
     "export": "jaxrobot.export.commands",
+    "grasp": "jaxrobot.grasping.commands",
 }
 
 

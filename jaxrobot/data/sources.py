@@ -19,6 +19,7 @@ _SOURCE_MODULES = {
     "synthetic": "jaxrobot.data.synthetic",
     "rlds": "jaxrobot.data.rlds_source",
     "mixture": "jaxrobot.data.rlds_source",
+    "grasp_rlds": "jaxrobot.grasping.dataset",
 }
 
 

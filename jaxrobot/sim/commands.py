@@ -17,6 +17,9 @@ import sys
 def register(subparsers) -> None:
     sim = subparsers.add_parser("sim", help="MJX simulation: tasks, scripted demonstrations")
     sub = sim.add_subparsers(dest="sim_command", required=True)
+    from jaxrobot.grasping.label import register_label_grasps
+
+    register_label_grasps(sub)
 
     p = sub.add_parser("tasks", help="list the registered tasks")
     p.set_defaults(func=_tasks)

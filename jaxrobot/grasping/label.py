@@ -1,0 +1,548 @@
+"""Physics-labelled planar grasps on ``grasp_objects``: render, sample, execute all in MJX, write RLDS.
+
+Pipeline (:func:`label_grasps`), per chunk of scenes of one split (:mod:`jaxrobot.sim.tasks.grasp_objects`):
+
+1. :func:`render_scenes`: an object instance per scene (its category round-robin, its shape from the
+   split's random stream), a random resting pose, and the top-down depth + RGB image (robot hidden).
+2. :func:`sample_candidates`: K planar grasps (pixel centre, angle, width in px) per image: antipodal
+   pairs of depth-edge pixels (:func:`jaxrobot.vision.grasp_candidates.sample_antipodal`) and a share of
+   random grasps around object pixels (mostly negatives).
+3. :func:`planar_to_plans`: every planar grasp becomes a top-down gripper plan with the camera
+   (:func:`jaxrobot.vision.grasp_decode.lift_grasps`): the tcp goes ``grasp_depth`` below the highest surface
+   between the fingers (never below ``min_tcp_height`` above the table), yawed along the closing axis,
+   opened to the grasp width plus ``finger_margin`` per side.
+4. :func:`execute_plans`: all S x K plans run in parallel, vmapped over candidates and scenes in fixed-size
+   chunks (one compiled function): approach, close, lift, hold; success = object lifted >= ``lift_height``
+   and held for ``hold_steps`` control steps.
+5. :func:`write_dataset`: one RLDS episode per scene (one step holding the image and all K candidates).
+
+Dataset ``jaxrobot_grasp_labels`` (split = the scenes' split), per episode (K candidates, H = W = size)::
+
+    steps/observation/depth   float32 [1, H, W, 1]  z-depth (m), zlib-compressed tensor
+    steps/observation/rgb     uint8   [1, H, W, 3]  PNG
+    steps/grasp/center        float32 [1, K, 2]     (u, v) px;  steps/grasp/angle [1, K] rad
+    steps/grasp/width         float32 [1, K]        px;  steps/grasp/plan [1, K, 5] executed gripper plan
+    steps/grasp/success       bool    [1, K];  steps/grasp/height [1, K] final lift of the object (m)
+    steps/grasp/source        int32   [1, K]        0 antipodal, 1 random
+    steps/grasp/on_handle     bool    [1, K]        mugs: the grasp centre is on the handle side
+    steps/is_first, is_last, is_terminal  bool [1]
+    episode_metadata/category (text), category_id, instance_id, seed (int64), split (text)
+    episode_metadata/camera_intrinsics float32 [3, 3]; camera_pose float32 [4, 4] (world from OpenCV camera)
+    episode_metadata/object_pose float32 [7]; success_rate float32
+
+``jaxrobot sim label-grasps --scenes N --candidates K --out DIR`` (:func:`register_label_grasps`) prints, as
+its last stdout line, the dataset folder (for ``RldsDataset`` / ``tfds.builder_from_directory``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import json
+import math
+import sys
+import time
+from typing import Any, ClassVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrobot.config import Config, require
+from jaxrobot.sim.tasks import grasp_objects as go
+from jaxrobot.vision import camera as cam_lib
+from jaxrobot.vision.grasp_candidates import sample_antipodal
+from jaxrobot.vision.grasp_decode import lift_grasps
+from jaxrobot.vision.grasp_repr import PlanarGrasps, grasp_axes, wrap_angle
+
+DATASET_NAME = "jaxrobot_grasp_labels"
+MAX_CHUNK = 512  # per-call batch cap on CPU (shared/FACTS.md)
+
+
+@dataclasses.dataclass(frozen=True)
+class GraspLabelConfig(Config):
+    """Grasp labelling.
+
+    scenes: scenes to label; candidates: K grasps per scene; random_fraction: share of random candidates
+    (the rest antipodal; unfilled antipodal slots become random too).
+    split / seed: which random stream of object instances (``train``, ``novel_instances``,
+      ``novel_categories``; see ``grasp_objects.scene_keys``).
+    min_width_px / max_width_px: antipodal width range in pixels (default max: the widest grasp the open
+      gripper takes with ``finger_margin``); edge_threshold: depth-edge gradient (m per px).
+    exec_chunk: candidates per compiled MJX call; scene_chunk: scenes rendered per call.
+    """
+
+    kind: ClassVar[str] = "sim.grasp_label"
+    scenes: int = 256
+    candidates: int = 64
+    random_fraction: float = 0.25
+    split: str = "train"
+    seed: int = 0
+    min_width_px: float = 2.0
+    max_width_px: float = 0.0
+    edge_threshold: float = 0.004
+    exec_chunk: int = 256
+    scene_chunk: int = 32
+
+    def check(self) -> None:
+        require(self.scenes >= 1, "scenes", f"must be >= 1, got {self.scenes}")
+        require(self.candidates >= 2, "candidates", f"must be >= 2, got {self.candidates}")
+        require(0.0 <= self.random_fraction <= 1.0, "random_fraction", "must be in [0, 1]")
+        require(self.split in go.SPLITS, "split", f"must be one of {go.SPLITS}, got {self.split!r}")
+        require(1 <= self.exec_chunk <= MAX_CHUNK, "exec_chunk", f"must be in [1, {MAX_CHUNK}]")
+        require(1 <= self.scene_chunk <= MAX_CHUNK, "scene_chunk", f"must be in [1, {MAX_CHUNK}]")
+        require(self.min_width_px > 0, "min_width_px", "must be > 0")
+
+
+def default_env(config: go.GraspObjectsConfig | None = None) -> go.GraspObjects:
+    """The shared ``grasp_objects`` env for ``config`` (one per config per process: the compiled functions
+    below are cached per env object)."""
+    return _env_for(config or go.GraspObjectsConfig())
+
+
+@functools.lru_cache(maxsize=4)
+def _env_for(config: go.GraspObjectsConfig) -> go.GraspObjects:
+    return go.GraspObjects(config)
+
+
+def max_width_px(env: go.GraspObjects, camera: cam_lib.Camera) -> float:
+    """Widest grasp (px at table depth) the open gripper takes with its finger margin."""
+    width_m = 2 * (go.OPEN + go.PAD_INNER - env.config.finger_margin)
+    table_depth = float(camera.world_from_camera[2, 3]) - go.TABLE_TOP
+    return float(width_m * float(camera.fx) / table_depth)
+
+
+# ------------------------------------------------------------------------------------------ scenes
+
+
+@functools.lru_cache(maxsize=8)
+def _scene_fn(env: go.GraspObjects, size: int):
+    def one(inst, key):
+        model = env.apply_instance(env.mjx_model, inst)
+        qpos = env.object_qpos(model, key)
+        data = env.init_data(model, env._home_qpos.at[0:7].set(qpos))
+        depth, rgb = go.render_scene(env, model, data, size)
+        return qpos, depth, rgb
+
+    return jax.jit(jax.vmap(one))
+
+
+def _pad(tree, n: int):
+    """Pad every leaf's leading axis to ``n`` by repeating its first row (static chunk shapes)."""
+
+    def fix(x):
+        x = jnp.asarray(x)
+        if x.shape[0] == n:
+            return x
+        return jnp.concatenate([x, jnp.repeat(x[:1], n - x.shape[0], axis=0)], 0)
+
+    return jax.tree.map(fix, tree)
+
+
+def render_scenes(
+    env: go.GraspObjects, split: str, seed: int, start: int, n: int, chunk: int = 32, size: int | None = None
+) -> dict[str, Any]:
+    """Scenes ``start .. start+n-1`` of ``split``: instances, object poses, depth [n, H, W], rgb."""
+    size = size or env.config.grasp_image_size
+    cats = go.scene_categories(env.config, split, start, n)
+    keys = go.scene_keys(split, seed, start, n)
+    pair = jax.vmap(jax.random.split)(keys)
+    k_inst, k_pose = pair[:, 0], pair[:, 1]
+    insts = jax.vmap(go.sample_instance)(k_inst, jnp.asarray(cats))
+    fn = _scene_fn(env, size)
+    out = {"qpos": [], "depth": [], "rgb": []}
+    for lo in range(0, n, chunk):
+        hi = min(lo + chunk, n)
+        sl = slice(lo, hi)
+        part = _pad((jax.tree.map(lambda x, sl=sl: x[sl], insts), k_pose[sl]), chunk)
+        qpos, depth, rgb = fn(*part)
+        for key, v in (("qpos", qpos), ("depth", depth), ("rgb", rgb)):
+            out[key].append(np.asarray(v)[: hi - lo])
+    res = {k: np.concatenate(v) for k, v in out.items()}
+    res.update(
+        instances=jax.tree.map(np.asarray, insts),
+        categories=cats,
+        instance_ids=np.arange(start, start + n, dtype=np.int64),
+    )
+    return res
+
+
+# ------------------------------------------------------------------------------------------ candidates
+
+
+def random_grasps(
+    rng: jax.Array,
+    depth: jax.Array,
+    n: int,
+    min_width: float,
+    max_width: float,
+    table_depth: float,
+    jitter: float = 4.0,
+) -> PlanarGrasps:
+    """``n`` random grasps centred near random object pixels (depth above the table), any angle/width."""
+    h, w = depth.shape
+    k_pix, k_jit, k_ang, k_w = jax.random.split(rng, 4)
+    obj = (depth > 0) & (depth < table_depth - 0.004)
+    logits = jnp.where(obj.reshape(-1), 0.0, -jnp.inf)
+    logits = jnp.where(obj.any(), logits, 0.0)
+    flat = jax.random.categorical(k_pix, logits, shape=(n,))
+    center = jnp.stack([flat % w, flat // w], -1).astype(jnp.float32)
+    center = jnp.clip(center + jitter * jax.random.normal(k_jit, (n, 2)), 0, jnp.array([w - 1, h - 1]))
+    angle = jax.random.uniform(k_ang, (n,), minval=-math.pi / 2, maxval=math.pi / 2)
+    width = jax.random.uniform(k_w, (n,), minval=min_width, maxval=max_width)
+    return PlanarGrasps(
+        center=center, angle=angle, width=width, jaw=width / 2, quality=jnp.zeros(n), valid=jnp.ones(n, bool)
+    )
+
+
+def sample_candidates(
+    rng: jax.Array,
+    depth: jax.Array,
+    k: int,
+    n_random: int,
+    min_width: float,
+    max_width: float,
+    table_depth: float,
+    edge_threshold: float = 0.004,
+) -> tuple[PlanarGrasps, jax.Array]:
+    """K candidates for one depth image: ``k - n_random`` antipodal (invalid slots refilled with random
+    grasps) then ``n_random`` random ones. Returns the grasps [K] and their source [K] (0 antipodal,
+    1 random).
+    """
+    k_a, k_r = jax.random.split(rng)
+    n_anti = k - n_random
+    rand = random_grasps(k_r, depth, k, min_width, max_width, table_depth)
+    if n_anti == 0:
+        return rand, jnp.ones(k, jnp.int32)
+    anti, _ = sample_antipodal(
+        k_a,
+        depth,
+        n_anti,
+        num_edge_points=128,
+        min_width=min_width,
+        max_width=max_width,
+        edge_threshold=edge_threshold,
+    )
+    use = jnp.concatenate([anti.valid, jnp.zeros(n_random, bool)])
+
+    def pick(a, r):
+        a = jnp.concatenate([a, r[n_anti:]], 0)
+        return jnp.where(use.reshape((-1,) + (1,) * (a.ndim - 1)), a, r)
+
+    grasps = jax.tree.map(pick, anti, rand)
+    grasps = grasps.replace(valid=jnp.ones(k, bool), quality=jnp.zeros(k))
+    return grasps, jnp.where(use, 0, 1).astype(jnp.int32)
+
+
+def line_min_depth(depth: jax.Array, grasps: PlanarGrasps, samples: int = 16) -> jax.Array:
+    """Nearest valid surface (min z-depth) on the segment between each grasp's fingers [S]; table if none."""
+    h, w = depth.shape
+    axis, _ = grasp_axes(grasps.angle)
+    t = jnp.linspace(-0.5, 0.5, samples)
+    pts = grasps.center[..., None, :] + (t[:, None] * grasps.width[..., None, None]) * axis[..., None, :]
+    col = jnp.clip(jnp.round(pts[..., 0]).astype(jnp.int32), 0, w - 1)
+    row = jnp.clip(jnp.round(pts[..., 1]).astype(jnp.int32), 0, h - 1)
+    d = depth[row, col]
+    return jnp.min(jnp.where(d > 0, d, jnp.inf), axis=-1)
+
+
+def planar_to_plans(
+    env: go.GraspObjects, grasps: PlanarGrasps, depth: jax.Array, camera: cam_lib.Camera
+) -> jax.Array:
+    """Planar grasps [S] on one depth image [H, W] → gripper plans [S, 5] (tcp x, y, z, yaw, opening)."""
+    cfg = env.config
+    table_depth = camera.world_from_camera[2, 3] - go.TABLE_TOP
+    top = line_min_depth(depth, grasps)
+    top = jnp.where(jnp.isfinite(top), top, table_depth)
+    poses = lift_grasps(grasps, depth, camera, approach="top_down", grasp_depth=top)
+    z = jnp.maximum(poses.position[..., 2] - cfg.grasp_depth, go.TABLE_TOP + cfg.min_tcp_height)
+    yaw = wrap_angle(poses.yaw - math.pi / 2)  # the fingers close along the gripper's y axis
+    opening = go.finger_opening(poses.width, cfg.finger_margin)
+    return jnp.stack([poses.position[..., 0], poses.position[..., 1], z, yaw, opening], -1)
+
+
+def on_handle(inst: go.ObjectInstance, obj_qpos: jax.Array, plan: jax.Array) -> jax.Array:
+    """Where a grasp's tcp (x, y) is on a mug's handle side, beyond the body (one scene, plans [K, 5])."""
+    q = obj_qpos[3:7]
+    yaw = jnp.arctan2(2 * (q[0] * q[3] + q[1] * q[2]), 1 - 2 * (q[2] ** 2 + q[3] ** 2))
+    d = plan[:, :2] - obj_qpos[None, :2]
+    x_local = jnp.cos(yaw) * d[:, 0] + jnp.sin(yaw) * d[:, 1]
+    return (inst.category == go.CATEGORIES.index("mug")) & (x_local > inst.body_radius + 0.004)
+
+
+# ------------------------------------------------------------------------------------------ execution
+
+
+@functools.lru_cache(maxsize=8)
+def _exec_fn(env: go.GraspObjects):
+    def one(inst, qpos, plan):
+        model = env.apply_instance(env.mjx_model, inst)
+        return env.execute(model, qpos, plan)
+
+    return jax.jit(jax.vmap(one))
+
+
+def execute_plans(
+    env: go.GraspObjects,
+    instances: go.ObjectInstance,
+    obj_qpos: np.ndarray,
+    plans: np.ndarray,
+    chunk: int = 256,
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Execute plans [S, K, 5] on scenes [S] in MJX; (success bool [S, K], object lift height [S, K]).
+
+    Flattens to S*K grasps and runs them in chunks of ``chunk`` (the last one padded) through one compiled
+    ``jit(vmap(execute))``: every candidate gets its scene's instance model and object pose.
+    """
+    s, k = plans.shape[:2]
+    scene = np.repeat(np.arange(s), k)
+    flat_plans = np.asarray(plans, np.float32).reshape(s * k, 5)
+    fn = _exec_fn(env)
+    succ, height = [], []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=s * k, desc="execute grasps", unit="grasp", file=sys.stderr, leave=False)
+    for lo in range(0, s * k, chunk):
+        hi = min(lo + chunk, s * k)
+        idx = scene[lo:hi]
+        inst = jax.tree.map(lambda x, idx=idx: np.asarray(x)[idx], instances)
+        part = (inst, np.asarray(obj_qpos)[idx], flat_plans[lo:hi])
+        ok, h = fn(*_pad(part, chunk))
+        succ.append(np.asarray(ok)[: hi - lo])
+        height.append(np.asarray(h)[: hi - lo])
+        if bar is not None:
+            bar.update(hi - lo)
+    if bar is not None:
+        bar.close()
+    return np.concatenate(succ).reshape(s, k), np.concatenate(height).reshape(s, k)
+
+
+@functools.lru_cache(maxsize=8)
+def _candidate_fn(
+    env: go.GraspObjects, k: int, n_random: int, min_w: float, max_w: float, edge: float, size: int
+):
+    camera = go.grasp_camera(env, size)
+    table_depth = float(camera.world_from_camera[2, 3]) - go.TABLE_TOP
+
+    def one(key, depth):
+        grasps, source = sample_candidates(key, depth, k, n_random, min_w, max_w, table_depth, edge)
+        return grasps, source, planar_to_plans(env, grasps, depth, camera)
+
+    return jax.jit(jax.vmap(one))
+
+
+def label_grasps(
+    cfg: GraspLabelConfig, env: go.GraspObjects | None = None, progress: bool = False, log=None
+) -> dict[str, Any]:
+    """Render, sample and execute ``cfg.candidates`` grasps on each of ``cfg.scenes`` scenes.
+
+    Returns host arrays: ``depth`` [S, H, W], ``rgb`` [S, H, W, 3], ``qpos`` [S, 7], ``categories`` [S],
+    ``instance_ids`` [S], ``instances`` (ObjectInstance of numpy [S, ...]), ``center`` [S, K, 2],
+    ``angle``/``width`` [S, K], ``plans`` [S, K, 5], ``source``/``success``/``height``/``on_handle`` [S, K],
+    ``camera`` (Camera), plus ``stats`` (timings, success rates).
+    """
+    env = env or default_env()
+    size = env.config.grasp_image_size
+    camera = go.grasp_camera(env, size)
+    t0 = time.perf_counter()
+    scenes = render_scenes(env, cfg.split, cfg.seed, 0, cfg.scenes, cfg.scene_chunk, size)
+    t_render = time.perf_counter() - t0
+    max_w = cfg.max_width_px or max_width_px(env, camera)
+    n_random = int(round(cfg.random_fraction * cfg.candidates))
+    fn = _candidate_fn(
+        env, cfg.candidates, n_random, float(cfg.min_width_px), float(max_w), float(cfg.edge_threshold), size
+    )
+    keys = jax.random.split(jax.random.fold_in(jax.random.key(cfg.seed), 7919), cfg.scenes)
+    parts = []
+    for lo in range(0, cfg.scenes, cfg.scene_chunk):
+        hi = min(lo + cfg.scene_chunk, cfg.scenes)
+        out = fn(*_pad((keys[lo:hi], jnp.asarray(scenes["depth"][lo:hi])), cfg.scene_chunk))
+        parts.append(jax.tree.map(lambda x, n=hi - lo: np.asarray(x)[:n], out))
+    grasps, source, plans = jax.tree.map(lambda *x: np.concatenate(x), *parts)
+    t1 = time.perf_counter()
+    if log:
+        log(f"rendered {cfg.scenes} scenes and sampled {cfg.candidates} candidates each in {t1 - t0:.1f} s")
+    success, height = execute_plans(env, scenes["instances"], scenes["qpos"], plans, cfg.exec_chunk, progress)
+    t_exec = time.perf_counter() - t1
+    handle = np.asarray(
+        jax.vmap(on_handle)(scenes["instances"], jnp.asarray(scenes["qpos"]), jnp.asarray(plans))
+    )
+    n = cfg.scenes * cfg.candidates
+    stats = {
+        "scenes": cfg.scenes,
+        "candidates": cfg.candidates,
+        "grasps": n,
+        "success_rate": float(success.mean()),
+        "antipodal_success_rate": float(success[source == 0].mean()) if (source == 0).any() else None,
+        "random_success_rate": float(success[source == 1].mean()) if (source == 1).any() else None,
+        "scenes_with_a_success": float(success.any(1).mean()),
+        "render_sample_seconds": round(t1 - t0, 2),
+        "render_seconds": round(t_render, 2),
+        "execute_seconds": round(t_exec, 2),
+        "grasps_per_second": round(n / max(t_exec, 1e-9), 1),
+    }
+    return dict(
+        scenes,
+        center=grasps.center,
+        angle=grasps.angle,
+        width=grasps.width,
+        plans=plans,
+        source=source,
+        success=success,
+        height=height,
+        on_handle=handle,
+        camera=camera,
+        stats=stats,
+        split=cfg.split,
+        seed=cfg.seed,
+    )
+
+
+# ------------------------------------------------------------------------------------------ RLDS
+
+
+def dataset_features(size: int, k: int) -> dict[str, dict[str, Any]]:
+    """Flat RLDS feature spec of :func:`write_dataset` (per-step shapes without the leading T)."""
+    return {
+        "steps/observation/depth": {"shape": (size, size, 1), "dtype": "float32", "encoding": "tensor_zlib"},
+        "steps/observation/rgb": {"shape": (size, size, 3), "dtype": "uint8", "encoding": "png"},
+        "steps/grasp/center": {"shape": (k, 2), "dtype": "float32"},
+        "steps/grasp/angle": {"shape": (k,), "dtype": "float32"},
+        "steps/grasp/width": {"shape": (k,), "dtype": "float32"},
+        "steps/grasp/plan": {"shape": (k, 5), "dtype": "float32"},
+        "steps/grasp/success": {"shape": (k,), "dtype": "bool"},
+        "steps/grasp/height": {"shape": (k,), "dtype": "float32"},
+        "steps/grasp/source": {"shape": (k,), "dtype": "int32"},
+        "steps/grasp/on_handle": {"shape": (k,), "dtype": "bool"},
+        "steps/is_first": {"shape": (), "dtype": "bool"},
+        "steps/is_last": {"shape": (), "dtype": "bool"},
+        "steps/is_terminal": {"shape": (), "dtype": "bool"},
+        "episode_metadata/category": {"shape": (), "dtype": "string"},
+        "episode_metadata/category_id": {"shape": (), "dtype": "int64"},
+        "episode_metadata/instance_id": {"shape": (), "dtype": "int64"},
+        "episode_metadata/seed": {"shape": (), "dtype": "int64"},
+        "episode_metadata/split": {"shape": (), "dtype": "string"},
+        "episode_metadata/camera_intrinsics": {"shape": (3, 3), "dtype": "float32"},
+        "episode_metadata/camera_pose": {"shape": (4, 4), "dtype": "float32"},
+        "episode_metadata/object_pose": {"shape": (7,), "dtype": "float32"},
+        "episode_metadata/success_rate": {"shape": (), "dtype": "float32"},
+    }
+
+
+def episodes(labels: dict[str, Any]):
+    """One RLDS episode dict per scene of :func:`label_grasps`'s output."""
+    cam = labels["camera"]
+    intr = np.asarray(cam.K, np.float32)
+    pose = np.asarray(cam.world_from_camera, np.float32)
+    for i in range(labels["depth"].shape[0]):
+        cat = int(labels["categories"][i])
+        yield {
+            "steps/observation/depth": labels["depth"][i][None, ..., None].astype(np.float32),
+            "steps/observation/rgb": labels["rgb"][i][None],
+            "steps/grasp/center": labels["center"][i][None].astype(np.float32),
+            "steps/grasp/angle": labels["angle"][i][None].astype(np.float32),
+            "steps/grasp/width": labels["width"][i][None].astype(np.float32),
+            "steps/grasp/plan": labels["plans"][i][None].astype(np.float32),
+            "steps/grasp/success": labels["success"][i][None],
+            "steps/grasp/height": labels["height"][i][None].astype(np.float32),
+            "steps/grasp/source": labels["source"][i][None].astype(np.int32),
+            "steps/grasp/on_handle": labels["on_handle"][i][None],
+            "steps/is_first": np.array([True]),
+            "steps/is_last": np.array([True]),
+            "steps/is_terminal": np.array([True]),
+            "episode_metadata/category": go.CATEGORIES[cat],
+            "episode_metadata/category_id": np.int64(cat),
+            "episode_metadata/instance_id": np.int64(labels["instance_ids"][i]),
+            "episode_metadata/seed": np.int64(labels["seed"]),
+            "episode_metadata/split": labels["split"],
+            "episode_metadata/camera_intrinsics": intr,
+            "episode_metadata/camera_pose": pose,
+            "episode_metadata/object_pose": labels["qpos"][i].astype(np.float32),
+            "episode_metadata/success_rate": np.float32(labels["success"][i].mean()),
+        }
+
+
+def write_dataset(
+    labels: dict[str, Any], out_dir: str, overwrite: bool = False, progress: bool = False
+) -> str:
+    """Write :func:`label_grasps`'s output as RLDS ``<out_dir>/jaxrobot_grasp_labels/1.0.0``; returns it."""
+    from jaxrobot.data.rlds.writer import write_rlds
+
+    size = labels["depth"].shape[1]
+    k = labels["center"].shape[1]
+    st = labels["stats"]
+    return write_rlds(
+        out_dir,
+        DATASET_NAME,
+        list(episodes(labels)),
+        features=dataset_features(size, k),
+        split=labels["split"],
+        overwrite=overwrite,
+        progress=progress,
+        description=(
+            f"jaxrobot physics-labelled planar grasps on grasp_objects, split "
+            f"{labels['split']}, seed {labels['seed']}: {st['scenes']} scenes x "
+            f"{st['candidates']} candidates, success rate {st['success_rate']:.3f}"
+        ),
+    )
+
+
+# ------------------------------------------------------------------------------------------ CLI
+
+
+def register_label_grasps(sim_subparsers) -> None:
+    """Add ``label-grasps`` to the ``jaxrobot sim`` subcommands."""
+    p = sim_subparsers.add_parser(
+        "label-grasps", help="physics-labelled planar grasps on grasp_objects, as RLDS"
+    )
+    p.add_argument("--scenes", type=int, required=True)
+    p.add_argument("--candidates", type=int, default=64, help="grasp candidates per scene (K)")
+    p.add_argument("--out", required=True, help="output directory (parent of the dataset folder)")
+    p.add_argument("--split", choices=go.SPLITS, default="train")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--random-fraction", type=float, default=0.25, help="share of random (mostly negative) grasps"
+    )
+    p.add_argument("--chunk", type=int, default=256, help="grasps per compiled MJX call (<= 512)")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_label_grasps_cmd)
+
+
+def _label_grasps_cmd(args: argparse.Namespace) -> int:
+    import faulthandler
+
+    from jaxrobot.cli import CliError
+    from jaxrobot.config import ConfigError, validate
+
+    try:
+        cfg = validate(
+            GraspLabelConfig(
+                scenes=args.scenes,
+                candidates=args.candidates,
+                split=args.split,
+                seed=args.seed,
+                random_fraction=args.random_fraction,
+                exec_chunk=args.chunk,
+            )
+        )
+    except ConfigError as e:
+        raise CliError(str(e)) from e
+    try:
+        faulthandler.dump_traceback_later(
+            900 + args.scenes * args.candidates // 10, exit=True, file=sys.__stderr__
+        )
+    except (AttributeError, ValueError, OSError):
+        pass
+    try:
+        labels = label_grasps(cfg, progress=not args.no_progress, log=lambda m: print(m, file=sys.stderr))
+        path = write_dataset(labels, args.out, overwrite=args.overwrite, progress=not args.no_progress)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    print(json.dumps(labels["stats"]), file=sys.stderr)
+    print(path)
+    return 0
