@@ -2,8 +2,8 @@
 
     jaxrobot train --config experiments/diffusion_synthetic_small.py --workdir /tmp/dp_small
 
-400 steps of batch 32 in about a minute on a 2-core CPU (most of it compiling). The noise-prediction MSE
-falls from ~1 (predicting zero) to ~0.1.
+400 steps of batch 32 in about 70 s on a 2-core CPU (half of it compiling). The noise-prediction MSE
+falls from ~1.2 at init (~1 = predicting zero noise) to ~0.17.
 """
 
 from jaxrobot.data.synthetic import SyntheticDataConfig

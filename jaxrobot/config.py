@@ -188,8 +188,18 @@ def from_dict(d: dict[str, Any]) -> Config:
     return cls(**kwargs)
 
 
+def _is_config_dict(v: Any) -> bool:
+    if not (isinstance(v, dict) and isinstance(v.get("kind"), str)):
+        return False
+    try:
+        config_class(v["kind"])  # imports the defining module on first use
+    except ConfigError:
+        return False
+    return True
+
+
 def _decode(v: Any, tp: Any) -> Any:
-    if isinstance(v, dict) and "kind" in v and v["kind"] in _REGISTRY:
+    if _is_config_dict(v):
         return from_dict(v)
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):

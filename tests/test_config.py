@@ -63,3 +63,16 @@ def test_every_experiment_file_loads():
         doc = path.read_text().split('"""')[1]
         assert "jaxrobot " in doc, f"{path.name}: docstring must open with the command that runs it"
         assert cfg.name
+
+
+def test_checkpoint_config_rebuilds_in_a_fresh_process(tmp_path):
+    """A saved config JSON must rebuild nested configs whose modules nobody imported yet."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "config.json"
+    path.write_text(C.to_json(load()))
+    code = ("import sys, jaxrobot.config as C; cfg = C.from_json(open(sys.argv[1]).read()); "
+            "print(type(cfg.model).__name__, type(cfg.data).__name__)")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["BCConfig", "SyntheticDataConfig"]

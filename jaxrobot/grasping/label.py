@@ -30,7 +30,7 @@ Dataset ``jaxrobot_grasp_labels`` (split = the scenes' split), per episode (K ca
     episode_metadata/camera_intrinsics float32 [3, 3]; camera_pose float32 [4, 4] (world from OpenCV camera)
     episode_metadata/object_pose float32 [7]; success_rate float32
 
-``jaxrobot sim label-grasps --scenes N --candidates K --out DIR`` (:func:`register_label_grasps`) prints, as
+``jaxrobot sim label-grasps --scenes N --candidates K --out DIR`` (parser in :mod:`jaxrobot.sim.commands`) prints, as
 its last stdout line, the dataset folder (for ``RldsDataset`` / ``tfds.builder_from_directory``).
 """
 
@@ -492,25 +492,6 @@ def write_dataset(
 
 
 # ------------------------------------------------------------------------------------------ CLI
-
-
-def register_label_grasps(sim_subparsers) -> None:
-    """Add ``label-grasps`` to the ``jaxrobot sim`` subcommands."""
-    p = sim_subparsers.add_parser(
-        "label-grasps", help="physics-labelled planar grasps on grasp_objects, as RLDS"
-    )
-    p.add_argument("--scenes", type=int, required=True)
-    p.add_argument("--candidates", type=int, default=64, help="grasp candidates per scene (K)")
-    p.add_argument("--out", required=True, help="output directory (parent of the dataset folder)")
-    p.add_argument("--split", choices=go.SPLITS, default="train")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--random-fraction", type=float, default=0.25, help="share of random (mostly negative) grasps"
-    )
-    p.add_argument("--chunk", type=int, default=256, help="grasps per compiled MJX call (<= 512)")
-    p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=_label_grasps_cmd)
 
 
 def _label_grasps_cmd(args: argparse.Namespace) -> int:

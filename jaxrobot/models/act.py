@@ -26,7 +26,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrobot.config import Config, ConfigError, require
-from jaxrobot.models.backbones import BACKBONES, NORMS, make_backbone, preprocess_image
+from jaxrobot.models.backbones import (
+    BACKBONES,
+    NORMS,
+    make_backbone,
+    preprocess_image,
+    stop_gradient_frozen,
+)
 from jaxrobot.models.rng import fast_key
 
 
@@ -381,8 +387,8 @@ class ACTModel:
     """ACT behind the trainer's model protocol (``models/base.py``).
 
     ``init`` returns ``{"params": ..., "frozen": ...}`` when the backbone uses frozen BatchNorm; the
-    ``"frozen"`` leaves get exactly zero gradients (``stop_gradient``) and are 1-D, so AdamW (masked weight
-    decay) leaves them unchanged.
+    ``"frozen"`` leaves get exactly zero gradients (``stop_gradient_frozen`` in ``loss``) and are 1-D, so
+    AdamW (masked weight decay) leaves them unchanged.
     """
 
     def __init__(self, config: ACTConfig):
@@ -414,7 +420,7 @@ class ACTModel:
         c = self.config
         d_rng, z_rng = jax.random.split(rng)
         pred, mu, log_sigma_x2 = self.net.apply(
-            params,
+            stop_gradient_frozen(params),
             _observation(batch),
             batch["action"],
             batch["action_pad_mask"],

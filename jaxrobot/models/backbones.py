@@ -9,7 +9,9 @@ Normalisation layers (``norm``):
   - ``"frozen_bn"``: BatchNorm with fixed statistics *and* affine terms, as torchvision's
     ``FrozenBatchNorm2d`` used by ACT (LeRobot ``policies/act/modeling_act.py``). All four tensors live in
     the ``"frozen"`` variables collection, so they are not trainable parameters (LeRobot counts them as
-    buffers) and ``stop_gradient`` keeps their gradients exactly zero.
+    buffers). A model's ``loss`` passes its variables through :func:`stop_gradient_frozen` so their
+    gradients are exactly zero (not inside the layer: jax2onnx 0.17.1 emits a dangling node for a
+    ``stop_gradient`` of a constant, which breaks export of ``predict``).
   - ``"group_norm"``: GroupNorm with ``C // 16`` groups in place of every BatchNorm, as Diffusion Policy
     (LeRobot ``policies/diffusion/modeling_diffusion.py``, ``use_group_norm``); affine terms trainable.
 
@@ -70,9 +72,15 @@ class FrozenBatchNorm(nn.Module):
         bias = self.variable("frozen", "bias", lambda: jnp.zeros((c,), jnp.float32)).value
         mean = self.variable("frozen", "mean", lambda: jnp.zeros((c,), jnp.float32)).value
         var = self.variable("frozen", "var", lambda: jnp.ones((c,), jnp.float32)).value
-        scale, bias, mean, var = (jax.lax.stop_gradient(v) for v in (scale, bias, mean, var))
         mul = scale * jax.lax.rsqrt(var + self.epsilon)
         return x * mul.astype(x.dtype) + (bias - mean * mul).astype(x.dtype)
+
+
+def stop_gradient_frozen(variables):
+    """``variables`` with every non-"params" collection (frozen statistics) behind ``stop_gradient``."""
+    if not isinstance(variables, dict):
+        return variables
+    return {k: (v if k == "params" else jax.lax.stop_gradient(v)) for k, v in variables.items()}
 
 
 def make_norm(norm: str, epsilon: float = 1e-5) -> Callable[..., nn.Module]:
@@ -156,7 +164,10 @@ class ResNet18(nn.Module):
             name="conv1",
         )(x)
         x = nn.relu(norm(self.width, name="bn1")(x))
-        x = nn.max_pool(x, window_shape=(3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+        # Max-pool 3x3/2 with padding 1. Padding with zeros by hand equals -inf padding here (the input is
+        # post-ReLU, >= 0) and avoids jax2onnx 0.17.1 dropping a padded max_pool's padding.
+        x = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+        x = nn.max_pool(x, window_shape=(3, 3), strides=(2, 2), padding="VALID")
         for layer in range(4):
             features = self.width * 2**layer
             for i in range(2):

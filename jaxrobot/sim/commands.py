@@ -17,9 +17,7 @@ import sys
 def register(subparsers) -> None:
     sim = subparsers.add_parser("sim", help="MJX simulation: tasks, scripted demonstrations")
     sub = sim.add_subparsers(dest="sim_command", required=True)
-    from jaxrobot.grasping.label import register_label_grasps
-
-    register_label_grasps(sub)
+    _register_label_grasps(sub)
 
     p = sub.add_parser("tasks", help="list the registered tasks")
     p.set_defaults(func=_tasks)
@@ -87,3 +85,25 @@ def _gen_demos(args: argparse.Namespace) -> int:
     print(json.dumps({k: v for k, v in stats.items() if k != "path"}), file=sys.stderr)
     print(stats["path"])
     return 0
+
+
+def _register_label_grasps(sub) -> None:
+    """``jaxrobot sim label-grasps``; the MJX grasping code is imported only when it runs, so building the
+    parser never starts the JAX backend (``jax.distributed.initialize`` must come first in ``train``)."""
+    p = sub.add_parser("label-grasps", help="physics-labelled planar grasps on grasp_objects, as RLDS")
+    p.add_argument("--scenes", type=int, required=True)
+    p.add_argument("--candidates", type=int, default=64, help="grasp candidates per scene (K)")
+    p.add_argument("--out", required=True, help="output directory (parent of the dataset folder)")
+    p.add_argument("--split", choices=("train", "novel_instances", "novel_categories"), default="train")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--random-fraction", type=float, default=0.25, help="share of random (mostly negative) grasps")
+    p.add_argument("--chunk", type=int, default=256, help="grasps per compiled MJX call (<= 512)")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_label_grasps)
+
+
+def _label_grasps(args) -> int:
+    from jaxrobot.grasping.label import _label_grasps_cmd
+
+    return _label_grasps_cmd(args)

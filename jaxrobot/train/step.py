@@ -26,9 +26,15 @@ def _cast_floats(tree, dtype):
 
 
 def ema_decay_at(cfg: TrainConfig, step: jax.Array) -> jax.Array:
-    """EMA decay; with ``ema_power`` it warms up like diffusion_policy's EMAModel (inv_gamma 1)."""
+    """EMA decay for the update after ``step`` previous ones.
+
+    With ``ema_power`` it warms up as diffusion_policy's ``EMAModel.get_decay`` (inv_gamma 1,
+    update_after_step 0): ``s = step - 1``; decay 0 while ``s <= 0`` (the first two updates), then
+    ``1 - (1 + s)^-power``, capped at ``ema_decay``.
+    """
     if cfg.ema_power > 0:
-        warm = 1.0 - (1.0 + step.astype(jnp.float32)) ** (-cfg.ema_power)
+        s = jnp.maximum(step.astype(jnp.float32) - 1.0, 0.0)
+        warm = jnp.where(s <= 0, 0.0, 1.0 - (1.0 + s) ** (-cfg.ema_power))
         return jnp.clip(warm, 0.0, cfg.ema_decay)
     return jnp.asarray(cfg.ema_decay, jnp.float32)
 

@@ -15,6 +15,7 @@ from jaxrobot.models.diffusion import (
     DiffusionConfig,
     DiffusionModel,
     Upsample1d,
+    conv1d,
     crop_images,
     sinusoidal_step_embedding,
 )
@@ -177,11 +178,6 @@ def test_diffusion_policy_ema_decay():
 
     got = [float(ema_decay_at(cfg, jnp.asarray(k))) for k in range(6)]
     want = [reference(k) for k in range(6)]
-    if not np.allclose(got, want, atol=1e-6):
-        pytest.xfail(
-            f"jaxrobot.train.step.ema_decay_at is one update ahead of EMAModel: {got} vs {want} "
-            f"(reported to the lead)"
-        )
     np.testing.assert_allclose(got, want, atol=1e-6)
 
 
@@ -206,8 +202,19 @@ def test_center_and_random_crop():
     assert len(set(zip(tops.tolist(), lefts.tolist(), strict=True))) > 10  # independent per image
 
 
+@pytest.mark.parametrize("length,kernel,stride,pad", [(4, 5, 1, 2), (9, 3, 2, 1), (8, 3, 2, 1), (6, 1, 1, 0)])
+def test_conv1d_matches_lax_convolution(length, kernel, stride, pad):
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.normal(size=(2, length, 3)), jnp.float32)
+    k = jnp.asarray(rng.normal(size=(kernel, 3, 4)), jnp.float32)
+    want = jax.lax.conv_general_dilated(
+        x, k, (stride,), [(pad, pad)], dimension_numbers=("NWC", "WIO", "NWC")
+    )
+    np.testing.assert_allclose(conv1d(x, k, stride, pad), want, rtol=1e-5, atol=1e-5)
+
+
 def test_upsample_matches_torch_conv_transpose_formula():
-    """torch ConvTranspose1d(k=4, s=2, p=1): y[o] = b + sum over i, k with o = 2i - 1 + k of x[i] W[:, :, k]."""
+    """torch ConvTranspose1d(k=4, s=2, p=1): y[o] = b + sum of x[i] W[:, :, k] over o = 2i - 1 + k."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 5, 3)).astype(np.float32)
     w = rng.normal(size=(3, 4, 4)).astype(np.float32)  # torch layout [Cin, Cout, K]

@@ -190,12 +190,11 @@ def test_label_grasps_cli_prints_dataset_path(tmp_path, capsys):
     import argparse
 
     from jaxrobot.data.rlds.reader import RldsDataset
-    from jaxrobot.grasping.label import register_label_grasps
+    from jaxrobot.sim import commands
 
     parser = argparse.ArgumentParser()
-    sim = parser.add_subparsers(dest="sim_command", required=True)
-    register_label_grasps(sim)
-    args = parser.parse_args(["label-grasps", "--scenes", "2", "--candidates", "4", "--out", str(tmp_path),
+    commands.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["sim", "label-grasps", "--scenes", "2", "--candidates", "4", "--out", str(tmp_path),
                               "--chunk", str(CHUNK), "--no-progress"])
     assert args.func(args) == 0
     path = capsys.readouterr().out.strip().splitlines()[-1]

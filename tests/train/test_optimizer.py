@@ -59,7 +59,9 @@ def test_clipping_bounds_the_global_norm():
 
 def test_ema_power_warmup_matches_diffusion_policy_formula():
     cfg = TrainConfig(ema_decay=0.9999, ema_power=0.75)
-    for step in [0, 1, 10, 1000, 10**7]:
-        want = min(0.9999, max(0.0, 1 - (1 + step) ** -0.75))
+    for step in [0, 1, 2, 10, 1000, 10**7]:
+        # diffusion_policy EMAModel.get_decay(optimization_step=step): s = step - 1; 0 if s <= 0.
+        s = max(0, step - 1)
+        want = 0.0 if s <= 0 else min(0.9999, 1 - (1 + s) ** -0.75)
         assert float(ema_decay_at(cfg, jnp.asarray(step))) == pytest.approx(want, rel=1e-6, abs=1e-7)
     assert float(ema_decay_at(TrainConfig(ema_decay=0.99), jnp.asarray(5))) == pytest.approx(0.99)
