@@ -22,6 +22,7 @@ import numpy as np
 
 from jaxrobot import config as config_lib
 from jaxrobot.data.sources import make_source
+from jaxrobot.models.params import trainable_count
 from jaxrobot.models.registry import build_model
 from jaxrobot.train import checkpoint as ckpt_lib
 from jaxrobot.train.config import ExperimentConfig
@@ -121,10 +122,6 @@ def _to_global(local: dict[str, np.ndarray], sharding) -> dict[str, jax.Array]:
     return {k: jax.make_array_from_process_local_data(sharding, v) for k, v in arrays.items()}
 
 
-def _param_count(params) -> int:
-    return int(sum(np.prod(x.shape) for x in jax.tree.leaves(params)))
-
-
 def _check_finite(records: list[tuple[int, dict[str, Any]]], latest_ckpt: int | None) -> None:
     for step, metrics in records:
         for name, value in metrics.items():
@@ -195,7 +192,7 @@ def train(cfg: ExperimentConfig, workdir: str | pathlib.Path, *, steps: int | No
                                 out_shardings=replicated(mesh))(example_global)
     meta = {
         "config": config_lib.to_dict(cfg),
-        "model": {"kind": type(cfg.model).kind, "param_count": _param_count(abstract.params)},
+        "model": {"kind": type(cfg.model).kind, "param_count": trainable_count(abstract.params)},
         "data_spec": source.spec(),
         "stats": source.stats(),
         "mesh": {k: int(v) for k, v in mesh.shape.items()},
