@@ -1,7 +1,8 @@
 """``make demo``: the main job end to end on the embedded default, ending with one ``DEMO_SUMMARY`` line.
 
-MJX ``pick_cube`` → scripted-expert demos written as RLDS → train a policy on them → closed-loop
-evaluation in MJX → ONNX + TFLite export with parity checks → the robot-side runtime checks the bundle.
+MJX ``pick_cube`` → scripted-expert demos written as RLDS → train ACT on them → closed-loop evaluation in
+MJX → ONNX + TFLite export with parity checks → the robot-side runtime checks the bundle and drives the
+same closed-loop evaluation itself (numpy + ONNX Runtime, no JAX in the policy).
 Each stage prints where its output went; rerunning reuses finished stages (demos are kept, training
 resumes from its checkpoint, the bundle is rewritten).
 """
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m jaxrobot.demo", description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="out/demo", help="output folder (reused: finished stages are kept)")
     ap.add_argument("--task", default="pick_cube")
-    ap.add_argument("--config", default=str(ROOT / "experiments" / "bc_pick_cube.py"))
+    ap.add_argument("--config", default=str(ROOT / "experiments" / "act_pick_cube_state.py"))
     ap.add_argument("--demos", type=int, default=200, help="expert demonstrations to generate")
     ap.add_argument("--steps", type=int, default=None, help="override the training steps")
     ap.add_argument("--episodes", type=int, default=100, help="closed-loop evaluation episodes")
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from jaxrobot.config import load_experiment
     from jaxrobot.export.bundle import export_checkpoint
-    from jaxrobot.policies.evaluation import evaluate_checkpoint
+    from jaxrobot.policies.evaluation import evaluate_bundle, evaluate_checkpoint
     from jaxrobot.sim import registry
     from jaxrobot.sim.demos import dataset_name, generate
     from jaxrobot.train.loop import train
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     out = pathlib.Path(args.out).absolute()
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    n = 5
+    n = 6
 
     data_path = out / "demos" / dataset_name(args.task) / "1.0.0"
     if (data_path / "dataset_info.json").exists():
@@ -82,11 +83,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"  runtime check ok: {len(check['artifacts'])} artifacts match the stored JAX outputs", flush=True)
 
+    _stage(6, n, f"the runtime drives the policy closed loop: {args.episodes} episodes of {args.task} (ONNX)")
+    rt = evaluate_bundle(bundle, args.task, args.episodes, backend="onnx", seed=1, threads=1)
+    print(f"  runtime success {rt['success_rate']:.1%} (JAX policy {ev['success_rate']:.1%}, same scenes)",
+          flush=True)
+
     summary = {
         "task": args.task, "policy": type(cfg.model).kind, "demos": args.demos, "train_steps": res.step,
         "final_loss": res.metrics.get("loss"), "episodes": int(ev["episodes"]),
         "success_rate": float(ev["success_rate"]), "ci95": [float(lo), float(hi)],
-        "export_max_abs_err": float(onnx_err), "bundle": str(bundle), "wall_s": round(time.time() - t0, 1),
+        "export_max_abs_err": float(onnx_err), "runtime_success_rate": float(rt["success_rate"]),
+        "bundle": str(bundle), "wall_s": round(time.time() - t0, 1),
     }
     print("DEMO_SUMMARY " + json.dumps(summary), flush=True)
     return 0

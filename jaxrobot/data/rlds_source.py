@@ -68,6 +68,9 @@ class RldsDataConfig(Config):
       color_jitter: brightness/contrast/saturation strength (0 = off).
       augment: False gives centre crops and no jitter (evaluation).
       stats_cache: reuse cached statistics from ``cache_dir()/stats``.
+      state_keys: replace the registry entry's state keys (flat keys, each optionally sliced), e.g.
+        ``("steps/observation/state[0:5]",)`` keeps pick_cube's proprioception and drops the object pose
+        for an image policy. Recorded in the data spec; run-time policies assemble ``state`` the same way.
     """
 
     kind: ClassVar[str] = "rlds"
@@ -90,8 +93,12 @@ class RldsDataConfig(Config):
     color_jitter: float = 0.0
     augment: bool = True
     stats_cache: bool = True
+    state_keys: tuple[str, ...] = ()
 
     def check(self) -> None:
+        for key in self.state_keys:
+            require(key.startswith("steps/observation/"), "state_keys",
+                    f"{key!r}: state keys are flat RLDS observation keys, 'steps/observation/<name>[lo:hi]'")
         require(bool(self.path), "path", "must name a dataset folder (the one holding dataset_info.json)")
         require(self.n_obs_steps >= 1, "n_obs_steps", "must be >= 1")
         require(self.horizon >= 1, "horizon", "must be >= 1")
@@ -370,6 +377,8 @@ class DatasetReader:
         self.cfg = cfg
         self.ds = open_rlds(cfg.path, cfg.split)
         self.entry = resolve_entry(self.ds, cfg.dataset)
+        if cfg.state_keys:
+            self.entry = dataclasses.replace(self.entry, state_keys=tuple(cfg.state_keys))
         info = scan(self.ds, self.entry, path=cfg.path, use_cache=cfg.stats_cache)
         if info["bad"] and not cfg.skip_bad:
             i, why = info["bad"][0]
@@ -591,7 +600,7 @@ def _spec(cfg: RldsDataConfig, batch: int, cameras, image_size, state_dim, actio
         keys["language_embedding"] = {"shape": [batch, embedding_dim], "dtype": "float32"}
     return {"keys": keys, "cameras": list(cameras), "image_size": list(image_size), "state_dim": state_dim,
             "action_dim": action_dim, "n_obs_steps": n, "horizon": h, "normalization": cfg.normalization,
-            **extra}
+            **({"state_keys": list(cfg.state_keys)} if cfg.state_keys else {}), **extra}
 
 
 class RldsSource(_PrefetchingSource):

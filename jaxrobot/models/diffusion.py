@@ -51,7 +51,9 @@ class DiffusionConfig(Config):
       action_dim: size of one action (must match the data's ``action``).
       horizon: length of the denoised action sequence (= the data's ``horizon``); 16.
       n_obs_steps: observation frames conditioned on (= the data's ``n_obs_steps``); 2.
-      n_action_steps: actions executed per plan at run time, starting at index n_obs_steps - 1; 8.
+      n_action_steps: actions executed per plan at run time, from index 0 of the chunk; 8. (jaxrobot's
+        windows start the action chunk at the current step; LeRobot's start n_obs_steps - 1 steps earlier
+        and execute from index n_obs_steps - 1: the same actions.)
       backbone: vision backbone, "resnet18" (reference) or "mobilenet_v3_small" (Jetson-class).
       backbone_norm: "group_norm" (reference: trained from scratch) or "frozen_bn".
       backbone_width: ResNet base width (64 = the real ResNet-18; smaller for CPU-sized variants).
@@ -388,8 +390,9 @@ def _observation(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
 class DiffusionModel:
     """Diffusion Policy behind the trainer's model protocol (``models/base.py``).
 
-    ``predict`` returns the whole denoised sequence [B, horizon, A]; the runtime policy executes
-    ``[n_obs_steps - 1 : n_obs_steps - 1 + n_action_steps]`` of it, as LeRobot does.
+    ``predict`` returns the whole denoised sequence [B, horizon, A], whose index 0 is the current step
+    (``data/windows.py``); the runtime policy executes its first ``n_action_steps`` actions. LeRobot's
+    sequences start ``n_obs_steps - 1`` steps in the past, so it executes from that index: same actions.
     """
 
     def __init__(self, config: DiffusionConfig):

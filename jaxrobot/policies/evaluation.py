@@ -1,4 +1,10 @@
-"""Build run-time policies from a checkpoint folder or a live train state, and score them in MJX."""
+"""Build run-time policies from a checkpoint folder, a live train state or an export bundle; score them in MJX.
+
+Whatever drives the policy (the JAX :class:`PolicyRunner` or the robot-side ``jaxrobot_runtime.Policy``
+over ONNX Runtime / LiteRT), the simulated robot is configured from what the policy was trained on: a
+policy trained on 64x64 ``front`` images is scored in an env that renders 64x64 ``front`` images
+(:func:`env_overrides`).
+"""
 
 from __future__ import annotations
 
@@ -23,7 +29,22 @@ def runner_from_meta(meta: dict[str, Any], params: Any, seed: int = 0) -> Policy
         model.predict, params, meta["stats"], n_obs_steps=int(spec["n_obs_steps"]), horizon=horizon,
         n_action_steps=int(getattr(cfg.model, "n_action_steps", horizon)),
         temporal_ensemble=getattr(cfg.model, "temporal_ensemble_coeff", None),
-        state_dim=spec.get("state_dim"), seed=seed)
+        state_dim=spec.get("state_dim"), state_keys=spec.get("state_keys"), seed=seed)
+
+
+def env_overrides(spec: dict[str, Any]) -> dict[str, Any]:
+    """Task-config overrides that make the env observe what the data spec says the policy reads.
+
+    Image policies need the env to render the same cameras at the same (square) size; state-only
+    policies run on the task's default (state-only) config.
+    """
+    cams = tuple(spec.get("cameras") or ())
+    if not cams:
+        return {}
+    h, w = (int(x) for x in spec["image_size"])
+    if h != w:
+        raise ValueError(f"the policy was trained on {h}x{w} images; simulated cameras render square images")
+    return {"image_size": h, "cameras": cams}
 
 
 def load_policy(workdir: str | pathlib.Path, step: int | None = None, use_ema: bool = True,
@@ -42,7 +63,7 @@ def evaluate_checkpoint(workdir, task: str, episodes: int, *, n_envs: int = 64, 
 
     runner, meta = load_policy(workdir, step, seed=seed)
     result = evaluate(runner, task, n_envs=min(n_envs, episodes), episodes=episodes, seed=seed,
-                      videos=videos, video_dir=video_dir)
+                      overrides=env_overrides(meta["data_spec"]), videos=videos, video_dir=video_dir)
     result["step"] = meta["step"]
     return result
 
@@ -60,8 +81,64 @@ def make_evaluator(cfg):
         params = jax.tree.map(np.asarray, jax.device_get(params))
         runner = runner_from_meta(meta, params, seed=tcfg.seed)
         n = tcfg.eval_episodes
-        res = evaluate(runner, tcfg.eval_task, n_envs=min(64, n), episodes=n, seed=tcfg.seed + step)
+        res = evaluate(runner, tcfg.eval_task, n_envs=min(64, n), episodes=n, seed=tcfg.seed + step,
+                       overrides=env_overrides(meta["data_spec"]))
         return {"eval/success_rate": float(res["success_rate"]), "eval/ci95_lo": float(res["ci95"][0]),
                 "eval/ci95_hi": float(res["ci95"][1])}
 
     return evaluator
+
+
+class RuntimePolicy:
+    """``jaxrobot_runtime.Policy`` (numpy + ONNX Runtime / LiteRT) behind ``sim.evaluate``'s policy protocol.
+
+    The env hands over device arrays; the runtime takes numpy, exactly as a robot's driver would give it.
+    """
+
+    def __init__(self, policy: Any):
+        self.policy = policy
+
+    def reset(self, n_envs: int | None = None) -> None:
+        self.policy.reset()
+
+    def __call__(self, obs: dict[str, Any], rng: Any = None) -> np.ndarray:
+        return self.policy({k: np.asarray(v) for k, v in obs.items()})
+
+
+def evaluate_bundle(bundle, task: str, episodes: int, *, backend: str = "onnx", precision: str = "fp32",
+                    n_envs: int = 64, seed: int = 0, threads: int | None = None) -> dict[str, Any]:
+    """Score an export bundle closed loop in MJX through the robot-side runtime (no JAX in the policy).
+
+    Uses the bundle's own spec for the env's cameras, so the result is comparable with
+    :func:`evaluate_checkpoint` on the checkpoint the bundle came from (same seeds, same scenes).
+    """
+    from jaxrobot.sim.evaluate import evaluate
+
+    runtime = _import_runtime()
+    policy = runtime.Policy(str(bundle), backend=backend, precision=precision, threads=threads, seed=seed)
+    rt = policy.bundle.runtime
+    spec = {"cameras": rt.get("cameras", []), "image_size": _bundle_image_size(policy.bundle)}
+    result = evaluate(RuntimePolicy(policy), task, n_envs=min(n_envs, episodes), episodes=episodes, seed=seed,
+                      overrides=env_overrides(spec))
+    result.update(backend=backend, precision=precision, plans=policy.plans)
+    return result
+
+
+def _bundle_image_size(bundle) -> list[int]:
+    first = "policy" if "policy" in bundle.functions else "encode"
+    for s in bundle.functions[first]["inputs"]:
+        if s["name"].startswith("image_"):
+            return [int(s["shape"][-3]), int(s["shape"][-2])]
+    return []
+
+
+def _import_runtime():
+    """``jaxrobot_runtime``: installed (``pip install ./export/runtime``) or straight from the source tree."""
+    try:
+        import jaxrobot_runtime
+    except ImportError:
+        import sys
+
+        sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "export" / "runtime"))
+        import jaxrobot_runtime
+    return jaxrobot_runtime

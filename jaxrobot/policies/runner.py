@@ -5,7 +5,8 @@ periodic evaluation, and mirrored action for action by the robot-side export run
 
 1. observation history of ``n_obs_steps`` frames (the first frame repeated at an episode start, with
    ``pad_mask`` False for the repeats, exactly as training windows are padded);
-2. state normalised with the dataset statistics the model was trained with;
+2. state (assembled from observation slices when the data spec has ``state_keys``, e.g. proprioception
+   only) normalised with the dataset statistics the model was trained with;
 3. the model's ``predict`` gives a normalised action chunk [B, horizon, A] (Diffusion Policy runs its DDIM
    loop inside ``predict``); the chunk is unnormalised;
 4. either an action-chunk queue (execute ``n_action_steps`` actions, then re-plan) or, for ACT, temporal
@@ -23,7 +24,35 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxrobot.data.datasets import parse_key
 from jaxrobot.data.normalize import normalize, unnormalize
+
+StateSlice = tuple[str, "int | None", "int | None"]
+
+
+def state_slices(state_keys) -> list[StateSlice] | None:
+    """The data spec's ``state_keys`` (flat RLDS keys, ``steps/observation/<name>[lo:hi]``) as
+    ``(observation name, lo, hi)`` triples: how to assemble ``state`` from live observations."""
+    if not state_keys:
+        return None
+    out = []
+    for key in state_keys:
+        name, sl = parse_key(key)
+        out.append((name.removeprefix("steps/observation/"), sl.start, sl.stop))
+    return out
+
+
+def assemble_state(obs: dict[str, Any], slices: list[StateSlice] | None) -> dict[str, Any]:
+    """``obs`` with ``state`` rebuilt from ``slices`` (as training did), or unchanged when there are none."""
+    if not slices:
+        return obs
+    missing = sorted({n for n, _, _ in slices} - set(obs))
+    if missing:
+        raise KeyError(f"the policy builds its state from observation keys {missing}, which are missing "
+                       f"(observations have {sorted(obs)})")
+    out = dict(obs)
+    out["state"] = np.concatenate([np.asarray(obs[n])[..., lo:hi] for n, lo, hi in slices], axis=-1)
+    return out
 
 
 class TemporalEnsembler:
@@ -71,7 +100,7 @@ class PolicyRunner:
 
     def __init__(self, predict: Callable, params: Any, stats: dict[str, Any], *, n_obs_steps: int,
                  horizon: int, n_action_steps: int, temporal_ensemble: float | None = None,
-                 state_dim: int | None = None, seed: int = 0):
+                 state_dim: int | None = None, state_keys=None, seed: int = 0):
         if not 1 <= n_action_steps <= horizon:
             raise ValueError(f"n_action_steps must be in [1, {horizon}], got {n_action_steps}")
         self.predict = jax.jit(predict)
@@ -79,6 +108,7 @@ class PolicyRunner:
         self.mode = stats.get("mode", "mean_std")
         self.n_obs_steps, self.horizon, self.n_action_steps = n_obs_steps, horizon, n_action_steps
         self.state_dim = state_dim
+        self.state_slices = state_slices(state_keys)
         self.ensembler = TemporalEnsembler(temporal_ensemble, horizon) if temporal_ensemble is not None else None
         self.rng = jax.random.PRNGKey(seed)
         self.reset()
@@ -93,7 +123,7 @@ class PolicyRunner:
 
     def _observation(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         batch: dict[str, np.ndarray] = {}
-        for key, value in obs.items():
+        for key, value in assemble_state(obs, self.state_slices).items():
             value = np.asarray(value)
             if key == "state":
                 value = normalize(value.astype(np.float32), self.stats["state"], self.mode).astype(np.float32)

@@ -94,3 +94,18 @@ def test_loop_and_trtexec(bc_bundle):
                      f"--saveEngine={bundle.path}/tensorrt/policy.fp16.engine --fp16"]
     dyn = trtexec_commands(bundle, max_batch=16)[0]
     assert "--minShapes=state:1x2x8" in dyn and "--maxShapes=state:16x2x8" in dyn
+
+
+def test_state_slices_select_the_trained_dims(bc_bundle):
+    """A bundle whose data spec kept part of the observation (``state_slices``) builds ``state`` the same way."""
+    from jaxrobot_runtime import BundleError, Policy
+
+    policy = Policy(bc_bundle[0], "onnx")
+    st = policy.bundle.stats["state"]
+    mean = np.asarray(st["mean"], np.float32)
+    policy.state_slices = [["proprio", 0, 3], ["state", 3, None]]
+    wide = {"proprio": np.concatenate([mean[:3], [7.0, 7.0]])[None],
+            "state": np.concatenate([[9.0] * 3, mean[3:]])[None]}
+    np.testing.assert_allclose(policy.observe(wide)["state"], np.zeros((1, 2, 8)), atol=1e-5)
+    with pytest.raises(BundleError, match="proprio"):
+        policy.observe({"state": mean[None]})

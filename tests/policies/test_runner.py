@@ -72,3 +72,22 @@ def test_history_pads_with_first_frame_and_mask():
 def test_bad_n_action_steps():
     with pytest.raises(ValueError, match="n_action_steps"):
         make_runner(n_action_steps=5)
+
+
+def test_state_assembled_from_observation_slices_as_in_training():
+    """``state_keys`` from the data spec (e.g. proprioception only) select the same dims at run time."""
+    from jaxrobot.policies.runner import assemble_state, state_slices
+
+    slices = state_slices(["steps/observation/state[1:3]", "steps/observation/extra"])
+    assert slices == [("state", 1, 3), ("extra", None, None)]
+    obs = {"state": np.arange(10.0).reshape(2, 5), "extra": np.ones((2, 1))}
+    out = assemble_state(obs, slices)
+    np.testing.assert_array_equal(out["state"], [[1, 2, 1], [6, 7, 1]])
+    assert assemble_state(obs, None) is obs
+    with pytest.raises(KeyError, match="extra"):
+        assemble_state({"state": obs["state"]}, slices)
+
+    sliced = make_runner(horizon=4, n_action_steps=4, state_keys=["steps/observation/state[0:2]"])
+    plain = make_runner(horizon=4, n_action_steps=4)
+    full = np.array([[3.0, 6.0, 99.0]])
+    np.testing.assert_allclose(sliced({"state": full}), plain({"state": full[:, :2]}))

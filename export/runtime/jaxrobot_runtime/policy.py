@@ -4,7 +4,8 @@ Written independently of jaxrobot but to the same contract as ``jaxrobot.policie
 (tests check them action for action on recorded observation sequences):
 
 1. an observation history of ``n_obs_steps`` frames per key, the first frame repeated at an episode start;
-2. ``state`` normalised with the training statistics (and zero-padded to ``state_dim`` like training);
+2. ``state`` assembled from observation slices when the bundle says so (``state_slices``, e.g. the
+   proprioceptive part only), normalised with the training statistics (zero-padded to ``state_dim``);
 3. a plan: the exported ``policy`` graph gives a normalised chunk ``[B, horizon, A]``; for Diffusion Policy
    ``encode`` gives the conditioning, then ``denoise_step`` runs once per DDIM timestep from Gaussian noise;
    the chunk is unnormalised;
@@ -87,6 +88,7 @@ class Policy:
         self.n_obs_steps, self.horizon = int(rt["n_obs_steps"]), int(rt["horizon"])
         self.n_action_steps, self.offset = int(rt["n_action_steps"]), int(rt.get("action_offset", 0))
         self.state_dim = rt.get("state_dim")
+        self.state_slices = rt.get("state_slices")  # [[obs name, lo, hi], ...]: how training built ``state``
         self.mode = self.bundle.stats.get("mode", rt.get("normalization", "mean_std"))
         coeff = rt.get("temporal_ensemble_coeff")
         self.ensembler = TemporalEnsembler(coeff, self.horizon) if coeff is not None else None
@@ -113,6 +115,13 @@ class Policy:
 
     def observe(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Push one step of raw observations; return the model inputs ``{name: [B, n_obs_steps, ...]}``."""
+        if self.state_slices:
+            absent = sorted({n for n, _, _ in self.state_slices} - set(obs))
+            if absent:
+                raise BundleError(f"observation lacks {absent} (the policy builds its state from them)")
+            obs = dict(obs)
+            obs["state"] = np.concatenate([np.asarray(obs[n])[..., lo:hi] for n, lo, hi in self.state_slices],
+                                          axis=-1)
         missing = [n for n in self.obs_names if n not in obs]
         if missing:
             raise BundleError(f"observation lacks {missing} (the model reads {self.obs_names})")
