@@ -1,4 +1,4 @@
-"""Physics-labelled planar grasps on ``grasp_objects``: render, sample, execute all in MJX, write RLDS.
+"""Physics-labelled planar and 6-DoF grasps on ``grasp_objects``: render, sample, execute in MJX, write RLDS.
 
 Pipeline (:func:`label_grasps`), per chunk of scenes of one split (:mod:`jaxrobot.sim.tasks.grasp_objects`):
 
@@ -14,7 +14,13 @@ Pipeline (:func:`label_grasps`), per chunk of scenes of one split (:mod:`jaxrobo
 4. :func:`execute_plans`: all S x K plans run in parallel, vmapped over candidates and scenes in fixed-size
    chunks (one compiled function): approach, close, lift, hold; success = object lifted >= ``lift_height``
    and held for ``hold_steps`` control steps.
-5. :func:`write_dataset`: one RLDS episode per scene (one step holding the image and all K candidates).
+5. Optionally (``candidates_6dof`` = K6 > 0), 6-DoF candidates (:func:`sample_6dof`): K6 of the planar
+   candidates (evenly spread over antipodal and random ones) are lifted to 3-D at their pixel (position from
+   the depth image) with their closing axis, then the approach is tilted from vertical by up to
+   ``max_tilt`` in a random direction (the closing axis kept perpendicular to it). They run in the 6-DoF
+   scene variant (:class:`~jaxrobot.sim.tasks.grasp_objects.GraspObjects6Dof`: pitch and roll hinges about
+   the tcp), approaching along the tilted axis, by the same vmapped execution.
+6. :func:`write_dataset`: one RLDS episode per scene (one step holding the image and all K candidates).
 
 Dataset ``jaxrobot_grasp_labels`` (split = the scenes' split), per episode (K candidates, H = W = size)::
 
@@ -25,6 +31,12 @@ Dataset ``jaxrobot_grasp_labels`` (split = the scenes' split), per episode (K ca
     steps/grasp/success       bool    [1, K];  steps/grasp/height [1, K] final lift of the object (m)
     steps/grasp/source        int32   [1, K]        0 antipodal, 1 random
     steps/grasp/on_handle     bool    [1, K]        mugs: the grasp centre is on the handle side
+    with K6 > 0 also (tcp position and gripper orientation in the world; fingers close along the gripper's y
+    axis and approach along its -z axis; plan = [x, y, z, yaw, pitch, roll, opening] of the 6-DoF scene):
+    steps/grasp_6dof/position [1, K6, 3] m;  steps/grasp_6dof/quaternion [1, K6, 4] (w, x, y, z)
+    steps/grasp_6dof/opening  [1, K6] finger opening (m);  steps/grasp_6dof/tilt [1, K6] rad from vertical
+    steps/grasp_6dof/center   [1, K6, 2] seed pixel (u, v);  steps/grasp_6dof/plan [1, K6, 7]
+    steps/grasp_6dof/success  bool [1, K6];  steps/grasp_6dof/height [1, K6]
     steps/is_first, is_last, is_terminal  bool [1]
     episode_metadata/category (text), category_id, instance_id, seed (int64), split (text)
     episode_metadata/camera_intrinsics float32 [3, 3]; camera_pose float32 [4, 4] (world from OpenCV camera)
@@ -71,6 +83,8 @@ class GraspLabelConfig(Config):
     min_width_px / max_width_px: antipodal width range in pixels (default max: the widest grasp the open
       gripper takes with ``finger_margin``); edge_threshold: depth-edge gradient (m per px).
     exec_chunk: candidates per compiled MJX call; scene_chunk: scenes rendered per call.
+    candidates_6dof: K6 tilted 6-DoF grasps per scene (0: planar only), executed in the 6-DoF scene.
+    max_tilt: largest angle (rad) between a 6-DoF approach and the vertical (uniform in [0, max_tilt]).
     """
 
     kind: ClassVar[str] = "sim.grasp_label"
@@ -84,6 +98,8 @@ class GraspLabelConfig(Config):
     edge_threshold: float = 0.004
     exec_chunk: int = 256
     scene_chunk: int = 32
+    candidates_6dof: int = 0
+    max_tilt: float = math.radians(30)
 
     def check(self) -> None:
         require(self.scenes >= 1, "scenes", f"must be >= 1, got {self.scenes}")
@@ -93,6 +109,9 @@ class GraspLabelConfig(Config):
         require(1 <= self.exec_chunk <= MAX_CHUNK, "exec_chunk", f"must be in [1, {MAX_CHUNK}]")
         require(1 <= self.scene_chunk <= MAX_CHUNK, "scene_chunk", f"must be in [1, {MAX_CHUNK}]")
         require(self.min_width_px > 0, "min_width_px", "must be > 0")
+        require(self.candidates_6dof >= 0, "candidates_6dof", f"must be >= 0, got {self.candidates_6dof}")
+        require(0 <= self.max_tilt <= 0.6, "max_tilt", f"must be in [0, 0.6] rad (pitch/roll limits 0.8), "
+                f"got {self.max_tilt}")
 
 
 def default_env(config: go.GraspObjectsConfig | None = None) -> go.GraspObjects:
@@ -104,6 +123,16 @@ def default_env(config: go.GraspObjectsConfig | None = None) -> go.GraspObjects:
 @functools.lru_cache(maxsize=4)
 def _env_for(config: go.GraspObjectsConfig) -> go.GraspObjects:
     return go.GraspObjects(config)
+
+
+def default_env_6dof(config: go.GraspObjectsConfig | None = None) -> go.GraspObjects6Dof:
+    """The shared 6-DoF scene env for ``config`` (one per config per process, as :func:`default_env`)."""
+    return _env6_for(config or go.GraspObjectsConfig())
+
+
+@functools.lru_cache(maxsize=4)
+def _env6_for(config: go.GraspObjectsConfig) -> go.GraspObjects6Dof:
+    return go.GraspObjects6Dof(config)
 
 
 def max_width_px(env: go.GraspObjects, camera: cam_lib.Camera) -> float:
@@ -262,6 +291,62 @@ def planar_to_plans(
     return jnp.stack([poses.position[..., 0], poses.position[..., 1], z, yaw, opening], -1)
 
 
+def tilted_rotation(closing: jax.Array, tilt: jax.Array, azimuth: jax.Array) -> jax.Array:
+    """Gripper orientations [S, 3, 3] approaching ``tilt`` rad off vertical towards ``azimuth`` (the approach
+    a = (sin t cos az, sin t sin az, -cos t)), fingers closing along ``closing`` [S, 3] made perpendicular to
+    the approach. Columns: gripper x, y (closing), z (= -approach)."""
+    st = jnp.sin(tilt)
+    a = jnp.stack([st * jnp.cos(azimuth), st * jnp.sin(azimuth), -jnp.cos(tilt)], -1)
+    y = closing - jnp.sum(closing * a, -1, keepdims=True) * a
+    y = y / jnp.maximum(jnp.linalg.norm(y, axis=-1, keepdims=True), 1e-9)
+    z = -a
+    return jnp.stack([jnp.cross(y, z), y, z], -1)
+
+
+def sample_6dof(
+    rng: jax.Array,
+    env: go.GraspObjects,
+    grasps: PlanarGrasps,
+    depth: jax.Array,
+    camera: cam_lib.Camera,
+    k6: int,
+    max_tilt: float,
+) -> dict[str, jax.Array]:
+    """``k6`` tilted 6-DoF candidates on one depth image, seeded by planar candidates [K] (evenly spread).
+
+    Each keeps its seed's pixel, closing axis and width: the position is the pixel lifted to 3-D at the
+    highest surface between the fingers (as :func:`planar_to_plans`), the approach is tilted by
+    uniform(0, ``max_tilt``) towards a uniform azimuth, the tcp goes ``grasp_depth`` past the surface along
+    the approach and backs off until the pads clear the table (:func:`~jaxrobot.sim.tasks.grasp_objects.
+    plan_from_pose`). Returns ``plan`` [k6, 7], ``position`` [k6, 3], ``quaternion`` [k6, 4], ``opening``,
+    ``tilt`` [k6], ``center`` [k6, 2] (seed pixel) and ``seed`` [k6] (index of the planar seed).
+    """
+    cfg = env.config
+    k = grasps.center.shape[0]
+    idx = np.round(np.linspace(0, k - 1, k6)).astype(np.int32)
+    seed = jax.tree.map(lambda x: x[idx], grasps)
+    table_depth = camera.world_from_camera[2, 3] - go.TABLE_TOP
+    top = line_min_depth(depth, seed)
+    top = jnp.where(jnp.isfinite(top), top, table_depth)
+    poses = lift_grasps(seed, depth, camera, approach="top_down", grasp_depth=top)
+    k_tilt, k_az = jax.random.split(rng)
+    tilt = jax.random.uniform(k_tilt, (k6,), minval=0.0, maxval=max_tilt)
+    azimuth = jax.random.uniform(k_az, (k6,), minval=-math.pi, maxval=math.pi)
+    rot = tilted_rotation(poses.rotation[..., 0], tilt, azimuth)
+    opening = go.finger_opening(poses.width, cfg.finger_margin)
+    tcp = poses.position + go.approach_direction(rot) * cfg.grasp_depth
+    plan = go.plan_from_pose(tcp, rot, opening, cfg.min_tcp_height)
+    return {
+        "plan": plan,
+        "position": plan[:, 0:3],
+        "quaternion": go.matrix_to_quat(rot),
+        "opening": opening,
+        "tilt": tilt,
+        "center": seed.center,
+        "seed": jnp.asarray(idx),
+    }
+
+
 def on_handle(inst: go.ObjectInstance, obj_qpos: jax.Array, plan: jax.Array) -> jax.Array:
     """Where a grasp's tcp (x, y) is on a mug's handle side, beyond the body (one scene, plans [K, 5])."""
     q = obj_qpos[3:7]
@@ -291,14 +376,16 @@ def execute_plans(
     chunk: int = 256,
     progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Execute plans [S, K, 5] on scenes [S] in MJX; (success bool [S, K], object lift height [S, K]).
+    """Execute plans [S, K, P] on scenes [S] in MJX; (success bool [S, K], object lift height [S, K]).
+
+    ``P`` = 5 for :class:`GraspObjects` plans, 7 for :class:`GraspObjects6Dof` ones.
 
     Flattens to S*K grasps and runs them in chunks of ``chunk`` (the last one padded) through one compiled
     ``jit(vmap(execute))``: every candidate gets its scene's instance model and object pose.
     """
-    s, k = plans.shape[:2]
+    s, k, dim = plans.shape
     scene = np.repeat(np.arange(s), k)
-    flat_plans = np.asarray(plans, np.float32).reshape(s * k, 5)
+    flat_plans = np.asarray(plans, np.float32).reshape(s * k, dim)
     fn = _exec_fn(env)
     succ, height = [], []
     bar = None
@@ -323,14 +410,18 @@ def execute_plans(
 
 @functools.lru_cache(maxsize=8)
 def _candidate_fn(
-    env: go.GraspObjects, k: int, n_random: int, min_w: float, max_w: float, edge: float, size: int
+    env: go.GraspObjects, k: int, n_random: int, min_w: float, max_w: float, edge: float, size: int,
+    k6: int = 0, max_tilt: float = 0.0,
 ):
     camera = go.grasp_camera(env, size)
     table_depth = float(camera.world_from_camera[2, 3]) - go.TABLE_TOP
 
     def one(key, depth):
         grasps, source = sample_candidates(key, depth, k, n_random, min_w, max_w, table_depth, edge)
-        return grasps, source, planar_to_plans(env, grasps, depth, camera)
+        out = (grasps, source, planar_to_plans(env, grasps, depth, camera))
+        if k6:
+            out += (sample_6dof(jax.random.fold_in(key, 6), env, grasps, depth, camera, k6, max_tilt),)
+        return out
 
     return jax.jit(jax.vmap(one))
 
@@ -343,7 +434,8 @@ def label_grasps(
     Returns host arrays: ``depth`` [S, H, W], ``rgb`` [S, H, W, 3], ``qpos`` [S, 7], ``categories`` [S],
     ``instance_ids`` [S], ``instances`` (ObjectInstance of numpy [S, ...]), ``center`` [S, K, 2],
     ``angle``/``width`` [S, K], ``plans`` [S, K, 5], ``source``/``success``/``height``/``on_handle`` [S, K],
-    ``camera`` (Camera), plus ``stats`` (timings, success rates).
+    ``camera`` (Camera), plus ``stats`` (timings, success rates); with ``cfg.candidates_6dof`` also
+    ``grasp_6dof`` (:func:`sample_6dof`'s arrays [S, K6, ...] plus ``success`` and ``height`` [S, K6]).
     """
     env = env or default_env()
     size = env.config.grasp_image_size
@@ -353,8 +445,10 @@ def label_grasps(
     t_render = time.perf_counter() - t0
     max_w = cfg.max_width_px or max_width_px(env, camera)
     n_random = int(round(cfg.random_fraction * cfg.candidates))
+    k6 = cfg.candidates_6dof
     fn = _candidate_fn(
-        env, cfg.candidates, n_random, float(cfg.min_width_px), float(max_w), float(cfg.edge_threshold), size
+        env, cfg.candidates, n_random, float(cfg.min_width_px), float(max_w), float(cfg.edge_threshold), size,
+        *((k6, float(cfg.max_tilt)) if k6 else ()),
     )
     keys = jax.random.split(jax.random.fold_in(jax.random.key(cfg.seed), 7919), cfg.scenes)
     parts = []
@@ -362,7 +456,7 @@ def label_grasps(
         hi = min(lo + cfg.scene_chunk, cfg.scenes)
         out = fn(*_pad((keys[lo:hi], jnp.asarray(scenes["depth"][lo:hi])), cfg.scene_chunk))
         parts.append(jax.tree.map(lambda x, n=hi - lo: np.asarray(x)[:n], out))
-    grasps, source, plans = jax.tree.map(lambda *x: np.concatenate(x), *parts)
+    grasps, source, plans, *six = jax.tree.map(lambda *x: np.concatenate(x), *parts)
     t1 = time.perf_counter()
     if log:
         log(f"rendered {cfg.scenes} scenes and sampled {cfg.candidates} candidates each in {t1 - t0:.1f} s")
@@ -385,8 +479,25 @@ def label_grasps(
         "execute_seconds": round(t_exec, 2),
         "grasps_per_second": round(n / max(t_exec, 1e-9), 1),
     }
+    extra = {}
+    if k6:
+        t2 = time.perf_counter()
+        g6 = six[0]
+        env6 = default_env_6dof(env.config)
+        ok6, h6 = execute_plans(env6, scenes["instances"], scenes["qpos"], g6["plan"], cfg.exec_chunk,
+                                progress)
+        extra["grasp_6dof"] = dict(g6, success=ok6, height=h6)
+        t_exec6 = time.perf_counter() - t2
+        stats.update(
+            candidates_6dof=k6,
+            max_tilt=cfg.max_tilt,
+            success_rate_6dof=float(ok6.mean()),
+            scenes_with_a_success_6dof=float(ok6.any(1).mean()),
+            execute_6dof_seconds=round(t_exec6, 2),
+        )
     return dict(
         scenes,
+        **extra,
         center=grasps.center,
         angle=grasps.angle,
         width=grasps.width,
@@ -405,9 +516,19 @@ def label_grasps(
 # ------------------------------------------------------------------------------------------ RLDS
 
 
-def dataset_features(size: int, k: int) -> dict[str, dict[str, Any]]:
+def dataset_features(size: int, k: int, k6: int = 0) -> dict[str, dict[str, Any]]:
     """Flat RLDS feature spec of :func:`write_dataset` (per-step shapes without the leading T)."""
-    return {
+    six = {} if not k6 else {
+        "steps/grasp_6dof/position": {"shape": (k6, 3), "dtype": "float32"},
+        "steps/grasp_6dof/quaternion": {"shape": (k6, 4), "dtype": "float32"},
+        "steps/grasp_6dof/opening": {"shape": (k6,), "dtype": "float32"},
+        "steps/grasp_6dof/tilt": {"shape": (k6,), "dtype": "float32"},
+        "steps/grasp_6dof/center": {"shape": (k6, 2), "dtype": "float32"},
+        "steps/grasp_6dof/plan": {"shape": (k6, 7), "dtype": "float32"},
+        "steps/grasp_6dof/success": {"shape": (k6,), "dtype": "bool"},
+        "steps/grasp_6dof/height": {"shape": (k6,), "dtype": "float32"},
+    }
+    return six | {
         "steps/observation/depth": {"shape": (size, size, 1), "dtype": "float32", "encoding": "tensor_zlib"},
         "steps/observation/rgb": {"shape": (size, size, 3), "dtype": "uint8", "encoding": "png"},
         "steps/grasp/center": {"shape": (k, 2), "dtype": "float32"},
@@ -463,7 +584,20 @@ def episodes(labels: dict[str, Any]):
             "episode_metadata/camera_pose": pose,
             "episode_metadata/object_pose": labels["qpos"][i].astype(np.float32),
             "episode_metadata/success_rate": np.float32(labels["success"][i].mean()),
+            **_episode_6dof(labels, i),
         }
+
+
+def _episode_6dof(labels: dict[str, Any], i: int) -> dict[str, np.ndarray]:
+    """Scene ``i``'s 6-DoF candidate rows (empty without them)."""
+    six = labels.get("grasp_6dof")
+    if six is None:
+        return {}
+    out = {}
+    for key in ("position", "quaternion", "opening", "tilt", "center", "plan", "height"):
+        out[f"steps/grasp_6dof/{key}"] = np.asarray(six[key][i], np.float32)[None]
+    out["steps/grasp_6dof/success"] = np.asarray(six["success"][i], bool)[None]
+    return out
 
 
 def write_dataset(
@@ -474,19 +608,24 @@ def write_dataset(
 
     size = labels["depth"].shape[1]
     k = labels["center"].shape[1]
+    k6 = labels["grasp_6dof"]["plan"].shape[1] if "grasp_6dof" in labels else 0
     st = labels["stats"]
+    six = ""
+    if k6:
+        six = (f"; {k6} 6-DoF candidates per scene (tilt <= {math.degrees(st.get('max_tilt', 0.0)):.0f} deg), "
+               f"success rate {st['success_rate_6dof']:.3f}")
     return write_rlds(
         out_dir,
         DATASET_NAME,
         list(episodes(labels)),
-        features=dataset_features(size, k),
+        features=dataset_features(size, k, k6),
         split=labels["split"],
         overwrite=overwrite,
         progress=progress,
         description=(
             f"jaxrobot physics-labelled planar grasps on grasp_objects, split "
             f"{labels['split']}, seed {labels['seed']}: {st['scenes']} scenes x "
-            f"{st['candidates']} candidates, success rate {st['success_rate']:.3f}"
+            f"{st['candidates']} candidates, success rate {st['success_rate']:.3f}{six}"
         ),
     )
 
@@ -509,6 +648,8 @@ def _label_grasps_cmd(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 random_fraction=args.random_fraction,
                 exec_chunk=args.chunk,
+                candidates_6dof=getattr(args, "candidates_6dof", 0),
+                max_tilt=math.radians(getattr(args, "max_tilt_deg", 30.0)),
             )
         )
     except ConfigError as e:

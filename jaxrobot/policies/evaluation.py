@@ -58,12 +58,14 @@ def load_policy(workdir: str | pathlib.Path, step: int | None = None, use_ema: b
 
 
 def evaluate_checkpoint(workdir, task: str, episodes: int, *, n_envs: int = 64, seed: int = 0,
-                        step: int | None = None, videos: int = 0, video_dir=None) -> dict[str, Any]:
+                        step: int | None = None, videos: int = 0, video_dir=None,
+                        video_format: str | None = None) -> dict[str, Any]:
     from jaxrobot.sim.evaluate import evaluate
 
     runner, meta = load_policy(workdir, step, seed=seed)
     result = evaluate(runner, task, n_envs=min(n_envs, episodes), episodes=episodes, seed=seed,
-                      overrides=env_overrides(meta["data_spec"]), videos=videos, video_dir=video_dir)
+                      overrides=env_overrides(meta["data_spec"]), videos=videos, video_dir=video_dir,
+                      video_format=video_format)
     result["step"] = meta["step"]
     return result
 
@@ -112,10 +114,14 @@ def evaluate_bundle(bundle, task: str, episodes: int, *, backend: str = "onnx", 
     Uses the bundle's own spec for the env's cameras, so the result is comparable with
     :func:`evaluate_checkpoint` on the checkpoint the bundle came from (same seeds, same scenes).
     """
+    from jaxrobot.config import ConfigError
     from jaxrobot.sim.evaluate import evaluate
 
     runtime = _import_runtime()
-    policy = runtime.Policy(str(bundle), backend=backend, precision=precision, threads=threads, seed=seed)
+    try:
+        policy = runtime.Policy(str(bundle), backend=backend, precision=precision, threads=threads, seed=seed)
+    except runtime.BundleError as e:
+        raise ConfigError(f"bundle {bundle}: {e}") from e
     rt = policy.bundle.runtime
     spec = {"cameras": rt.get("cameras", []), "image_size": _bundle_image_size(policy.bundle)}
     result = evaluate(RuntimePolicy(policy), task, n_envs=min(n_envs, episodes), episodes=episodes, seed=seed,

@@ -90,7 +90,8 @@ def _gen_demos(args: argparse.Namespace) -> int:
 def _register_label_grasps(sub) -> None:
     """``jaxrobot sim label-grasps``; the MJX grasping code is imported only when it runs, so building the
     parser never starts the JAX backend (``jax.distributed.initialize`` must come first in ``train``)."""
-    p = sub.add_parser("label-grasps", help="physics-labelled planar grasps on grasp_objects, as RLDS")
+    p = sub.add_parser("label-grasps",
+                       help="physics-labelled planar (and 6-DoF) grasps on grasp_objects, as RLDS")
     p.add_argument("--scenes", type=int, required=True)
     p.add_argument("--candidates", type=int, default=64, help="grasp candidates per scene (K)")
     p.add_argument("--out", required=True, help="output directory (parent of the dataset folder)")
@@ -98,6 +99,10 @@ def _register_label_grasps(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--random-fraction", type=float, default=0.25, help="share of random (mostly negative) grasps")
     p.add_argument("--chunk", type=int, default=256, help="grasps per compiled MJX call (<= 512)")
+    p.add_argument("--candidates-6dof", type=int, default=0,
+                   help="also K6 tilted 6-DoF grasps per scene, executed in the 6-DoF gripper scene")
+    p.add_argument("--max-tilt-deg", type=float, default=30.0,
+                   help="largest 6-DoF approach tilt from vertical (degrees)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_label_grasps)

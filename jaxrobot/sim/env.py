@@ -13,9 +13,14 @@ explicitly so a batch of randomised models can be vmapped alongside the states
 
 Conventions shared by every task:
 
-- ``State.obs`` is a dict; ``obs["state"]`` is a float32 vector (``Env.observation_spec`` names its parts).
+- ``State.obs`` is a dict; ``obs["state"]`` is a float32 vector of ``Env.state_dim`` (each task's docstring
+  names its parts). With ``config.image_size > 0`` every camera in ``config.cameras`` adds
+  ``obs["image_<cam>"]`` (uint8 RGB, rendered by ``mjx.ray``, :mod:`jaxrobot.sim.render`) and, for tasks with
+  ``depth_observation``, ``obs["depth_<cam>"]`` (float32 z-depth in metres).
 - Actions are float32 vectors of ``Env.action_size`` in physical units inside
   ``[Env.action_low, Env.action_high]`` (so a dataset's statistics normalise them); ``step`` clips them.
+  By default an action is the actuator controls plus ``Env.ctrl_offset`` (position actuators whose joint
+  origin is not the world origin), and the bounds are the actuators' ``ctrlrange`` plus that offset.
 - ``State.success`` is the task's predicate at this step; ``State.done`` is success, failure or the time
   limit (``info["step"] >= episode_steps``). Stepping a done state keeps simulating; callers mask.
 - ``info`` holds ``step`` (int32 control step, counted after the step) plus task bookkeeping.
@@ -28,7 +33,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -37,6 +42,7 @@ import numpy as np
 from flax import struct
 
 from jaxrobot.config import Config, require, validate
+from jaxrobot.sim import render
 from jaxrobot.sim._mjx import mjx
 
 
@@ -81,14 +87,24 @@ class EnvConfig(Config):
 
 
 class Env(abc.ABC):
-    """Base class: builds the model from the config and runs physics substeps.
+    """Base class: builds the model from the config, runs physics substeps, renders camera observations.
 
-    Subclasses implement :meth:`_build_mj_model`, :meth:`reset_with`, :meth:`step_with`,
-    :meth:`observation_spec`, the action bounds, and usually :meth:`expert`.
+    Subclasses implement :meth:`_build_mj_model`, :meth:`reset_with`, :meth:`step_with`, set
+    :attr:`state_dim` (or override :meth:`observation_spec`) and usually :meth:`expert`. Action bounds
+    come from the actuators' ``ctrlrange`` shifted by :attr:`ctrl_offset`; override :attr:`action_low` /
+    :attr:`action_high` when actions are not (offset) actuator controls.
     """
 
     #: Natural-language instruction stored with demonstrations.
     language_instruction: str = ""
+    #: Length of ``obs["state"]``.
+    state_dim: ClassVar[int] = 0
+    #: Added to actuator controls to give actions (``action = ctrl + ctrl_offset``); None: zeros.
+    ctrl_offset: ClassVar[tuple[float, ...] | None] = None
+    #: Also put each camera's z-depth image (``depth_<cam>``) in the observation.
+    depth_observation: ClassVar[bool] = False
+    #: Geom groups visible to the observation cameras (``mjx.ray``'s ``geomgroup``); None: all.
+    render_geomgroup: ClassVar[tuple[int, ...] | None] = None
 
     def __init__(self, config: EnvConfig):
         self.config = validate(config)
@@ -96,6 +112,22 @@ class Env(abc.ABC):
         self.mj_model.opt.timestep = config.sim_dt
         self.mjx_model = mjx.put_model(self.mj_model)
         self._data0 = mjx.make_data(self.mj_model)
+        m = self.mj_model
+        offset = np.zeros(m.nu, np.float32)
+        if self.ctrl_offset is not None:
+            offset = np.asarray(self.ctrl_offset, np.float32)
+        if offset.shape != (m.nu,):
+            raise ValueError(f"{type(self).__name__}.ctrl_offset has {offset.size} entries, "
+                             f"the model {m.nu} actuators")
+        self._ctrl_offset = jnp.asarray(offset)
+        self._ctrl_limited = bool(np.all(m.actuator_ctrllimited))
+        lo, hi = m.actuator_ctrlrange[:, 0], m.actuator_ctrlrange[:, 1]
+        self._low = (lo + offset).astype(np.float32)
+        self._high = (hi + offset).astype(np.float32)
+        size = config.image_size
+        #: (name, camera id, 3x3 intrinsics at image_size) of every observation camera.
+        self._cams = [(name, render.camera_id(m, name), render.intrinsics(m, name, size, size))
+                      for name in (config.cameras if size else ())]
 
     # ------------------------------------------------------------------ to implement
 
@@ -111,17 +143,61 @@ class Env(abc.ABC):
     def step_with(self, model: Any, state: State, action: jax.Array) -> State:
         """Advance one control step using ``model``."""
 
-    @abc.abstractmethod
+    # ------------------------------------------------------------------ observations and actions
+
     def observation_spec(self) -> dict[str, tuple[tuple[int, ...], str]]:
         """Observation key -> (shape, dtype) of one environment's ``State.obs``."""
+        if self.state_dim <= 0:
+            raise NotImplementedError(f"{type(self).__name__} sets no state_dim "
+                                      "(or overrides observation_spec)")
+        return {"state": ((self.state_dim,), "float32"), **self.image_spec()}
+
+    def image_spec(self) -> dict[str, tuple[tuple[int, ...], str]]:
+        """The camera part of :meth:`observation_spec` (empty when ``image_size`` is 0)."""
+        spec = {}
+        s = self.config.image_size
+        for name, _, _ in self._cams:
+            spec[f"image_{name}"] = ((s, s, 3), "uint8")
+            if self.depth_observation:
+                spec[f"depth_{name}"] = ((s, s), "float32")
+        return spec
+
+    def render_observation(self, model: Any, data: Any) -> dict[str, jax.Array]:
+        """The camera observations of one environment (keys as in :meth:`image_spec`)."""
+        obs = {}
+        s = self.config.image_size
+        for name, cam, k in self._cams:
+            depth, obs[f"image_{name}"] = render.render_rgbd(model, data, cam, k, s, s,
+                                                             geomgroup=self.render_geomgroup)
+            if self.depth_observation:
+                obs[f"depth_{name}"] = depth
+        return obs
+
+    def camera_intrinsics(self, camera: str | int, size: int | None = None) -> np.ndarray:
+        """3x3 intrinsics of ``camera`` rendered at ``size`` (default ``image_size``) pixels square.
+
+        Extrinsics live in the physics data: ``render.extrinsics(state.data, render.camera_id(...))``
+        (they follow the model's camera pose, so randomised cameras report their jittered pose).
+        """
+        s = self.config.image_size if size is None else size
+        return render.intrinsics(self.mj_model, camera, s, s)
 
     @property
-    @abc.abstractmethod
-    def action_low(self) -> np.ndarray: ...
+    def action_low(self) -> np.ndarray:
+        """Lower action bounds: actuator ``ctrlrange`` + :attr:`ctrl_offset` (float32 [action_size])."""
+        self._require_ctrl_limits()
+        return self._low
 
     @property
-    @abc.abstractmethod
-    def action_high(self) -> np.ndarray: ...
+    def action_high(self) -> np.ndarray:
+        """Upper action bounds: actuator ``ctrlrange`` + :attr:`ctrl_offset` (float32 [action_size])."""
+        self._require_ctrl_limits()
+        return self._high
+
+    def _require_ctrl_limits(self) -> None:
+        if not self._ctrl_limited:
+            raise NotImplementedError(f"{type(self).__name__}: an actuator has no ctrlrange; "
+                                      "override action_low/action_high")
 
     def expert(self, state: State, rng: jax.Array) -> tuple[jax.Array, jax.Array]:
         """Scripted expert: ``(label, executed)`` actions; ``executed`` = ``label`` + injected noise."""

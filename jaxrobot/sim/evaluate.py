@@ -9,13 +9,18 @@ start of every round; one with ``wants_state = True`` receives the full batched 
 the observation dict (used for the scripted expert baseline, :func:`expert_policy`).
 
 Episodes are the environments' first episodes (no auto-reset): an episode ends at its first ``done``;
-the success rate comes with a Wilson 95% interval. Videos: the ``qpos`` of the first ``videos`` episodes
-are recorded and rendered afterwards with one ``mujoco.Renderer`` per process (a second renderer in one
-process rendered garbage here) into GIFs.
+the success rate comes with a Wilson 95% interval.
+
+Videos: the ``qpos`` of the first ``videos`` episodes are recorded and rendered afterwards with one
+``mujoco.Renderer`` per process (a second renderer in one process rendered garbage here; in a process that
+imported TensorFlow all episodes render in ONE spawned child), then written as H.264 MP4 (PyAV, when
+installed) or GIF, at the control rate. A grid image (``grid.png``) tiles keyframes of every recorded
+episode, each framed green (success) or red (failure), for a glance at what the policy does.
 """
 
 from __future__ import annotations
 
+import fractions
 import math
 import os
 import pathlib
@@ -60,15 +65,25 @@ def expert_policy(env: Env, noise: bool = False) -> PolicyFn:
 def evaluate(policy_fn: PolicyFn, task: str | Env, n_envs: int = 64, episodes: int = 100, seed: int = 0, *,
              config=None, overrides=None, randomize: bool = False, videos: int = 0,
              video_dir: str | os.PathLike | None = None, video_size: tuple[int, int] = (240, 320),
-             camera: str | int = -1) -> dict[str, Any]:
+             camera: str | int = -1, video_format: str | None = None,
+             grid_keyframes: int = 1) -> dict[str, Any]:
     """Run ``episodes`` episodes of ``policy_fn`` closed loop; returns success rate, CI, lengths, metrics.
 
     Returns ``{"success_rate", "ci95": (lo, hi), "successes", "episodes", "episode_lengths": list[int],
-    "mean_return", "metrics": {name: mean at episode end}, "videos": [paths]}``.
+    "mean_return", "metrics": {name: mean at episode end}, "videos": [paths], "grid": path or None}``.
+
+    With ``videos > 0`` and a ``video_dir``, the first ``videos`` episodes are rendered from ``camera`` at
+    ``video_size`` (H, W) into ``video_dir/episode_<i>.<video_format>`` (``"mp4"`` or ``"gif"``; default
+    mp4 when an encoder is installed, see :func:`mp4_codec`) and ``video_dir/grid.png`` (``grid_keyframes``
+    evenly spaced frames per episode, ending with the last one; see :func:`grid_image`).
     """
     env = task if isinstance(task, Env) else registry.load(task, config, overrides)
     if n_envs < 1 or episodes < 1:
         raise ValueError(f"n_envs and episodes must be >= 1, got {n_envs}, {episodes}")
+    if videos and video_dir:
+        video_format = resolve_video_format(video_format)
+        if grid_keyframes < 1:
+            raise ValueError(f"grid_keyframes must be >= 1, got {grid_keyframes}")
     benv = batched(env, randomize)
     wants_state = getattr(policy_fn, "wants_state", False)
     rounds = math.ceil(episodes / n_envs)
@@ -90,7 +105,7 @@ def evaluate(policy_fn: PolicyFn, task: str | Env, n_envs: int = 64, episodes: i
         length = np.full(n_envs, env.config.episode_steps)
         ok = np.zeros(n_envs, bool)
         final_metrics: dict[str, np.ndarray] = {}
-        n_video = max(0, min(videos - start, n_envs)) if video_dir else 0
+        n_video = max(0, min(videos - start, n_envs, episodes - start)) if video_dir else 0
         frames = [[np.asarray(state.data.qpos[i])] for i in range(n_video)]
         for t in range(env.config.episode_steps):
             key = jax.random.fold_in(jax.random.fold_in(policy_key, r), t)
@@ -128,9 +143,12 @@ def evaluate(policy_fn: PolicyFn, task: str | Env, n_envs: int = 64, episodes: i
         "mean_return": float(np.mean(returns)),
         "metrics": {k: float(np.mean(v)) for k, v in metrics.items()},
         "videos": [],
+        "grid": None,
     }
     if video_dir and video_qpos:
-        result["videos"] = write_videos(env, video_qpos, video_dir, video_size, camera)
+        written = write_videos(env, video_qpos, video_dir, video_size, camera, video_format=video_format,
+                               success=success[:len(video_qpos)], grid_keyframes=grid_keyframes)
+        result.update(videos=written["videos"], grid=written["grid"])
     return result
 
 
@@ -152,18 +170,29 @@ def renderer(model, height: int, width: int):
 
 
 def render_qpos(env: Env, qpos_seq, size: tuple[int, int] = (240, 320), camera: str | int = -1) -> np.ndarray:
-    """RGB frames uint8 [T, H, W, 3] of a qpos trajectory, rendered with MuJoCo (MUJOCO_GL=egl).
+    """RGB frames uint8 [T, H, W, 3] of a qpos trajectory, rendered with MuJoCo (MUJOCO_GL=egl)."""
+    return render_episodes(env, [qpos_seq], size, camera)[0]
+
+
+def render_episodes(env: Env, qpos_episodes, size: tuple[int, int] = (240, 320),
+                    camera: str | int = -1) -> list[np.ndarray]:
+    """RGB frames uint8 [T_i, H, W, 3] of each qpos trajectory, all through the process's one renderer.
 
     Importing TensorFlow makes every later ``mujoco.Renderer.render`` segfault under EGL (measured here,
     also for a renderer created before the import), so in a process that has TensorFlow loaded (a trainer
-    with a tf.data pipeline) the frames are rendered in a fresh spawned process instead.
+    with a tf.data pipeline) every episode is rendered in one fresh spawned process instead.
     """
+    episodes = [np.asarray(q) for q in qpos_episodes]
     if "tensorflow" in sys.modules:
         import multiprocessing
 
         with multiprocessing.get_context("spawn").Pool(1) as pool:
-            return pool.apply(_render_frames, (env.mj_model, np.asarray(qpos_seq), size, camera))
-    return _render_frames(env.mj_model, qpos_seq, size, camera)
+            return pool.apply(_render_all, (env.mj_model, episodes, size, camera))
+    return _render_all(env.mj_model, episodes, size, camera)
+
+
+def _render_all(m, episodes, size, camera) -> list[np.ndarray]:
+    return [_render_frames(m, q, size, camera) for q in episodes]
 
 
 def _render_frames(m, qpos_seq, size, camera) -> np.ndarray:
@@ -181,17 +210,125 @@ def _render_frames(m, qpos_seq, size, camera) -> np.ndarray:
     return np.stack(frames)
 
 
-def write_videos(env: Env, qpos_episodes, video_dir, size=(240, 320), camera: str | int = -1) -> list[str]:
-    """One GIF per episode (frame duration = control period); returns the paths."""
+VIDEO_FORMATS = ("mp4", "gif")
+SUCCESS_RGB = (40, 190, 70)
+FAILURE_RGB = (220, 45, 45)
+
+
+def mp4_codec() -> str | None:
+    """The H.264 encoder PyAV offers (``libx264``; ``mpeg4`` as a fallback), or None without PyAV."""
+    try:
+        import av
+    except ImportError:
+        return None
+    for name in ("libx264", "h264", "mpeg4"):
+        if name in av.codecs_available:
+            try:
+                av.codec.Codec(name, "w")
+            except Exception:  # listed but built without an encoder
+                continue
+            return name
+    return None
+
+
+def resolve_video_format(video_format: str | None) -> str:
+    """``video_format`` checked; None means mp4 when an encoder is installed, else gif."""
+    if video_format is None:
+        return "mp4" if mp4_codec() else "gif"
+    if video_format not in VIDEO_FORMATS:
+        raise ValueError(f"video_format must be one of {VIDEO_FORMATS}, got {video_format!r}")
+    if video_format == "mp4" and mp4_codec() is None:
+        raise ValueError("video_format 'mp4' needs PyAV (pip install av); use 'gif' or install it")
+    return video_format
+
+
+def write_mp4(frames: np.ndarray, path: str | os.PathLike, fps: float) -> str:
+    """Encode RGB frames [T, H, W, 3] as MP4 (H.264, yuv420p; odd sides padded by one edge row/column)."""
+    import av
+
+    frames = np.asarray(frames, np.uint8)
+    t, h, w = frames.shape[:3]
+    pad_h, pad_w = h % 2, w % 2  # yuv420p needs even sides
+    if pad_h or pad_w:
+        frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+    rate = fractions.Fraction(fps).limit_denominator(1000)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream(mp4_codec(), rate=rate)
+        stream.width, stream.height = w + pad_w, h + pad_h
+        stream.pix_fmt = "yuv420p"
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return str(path)
+
+
+def write_gif(frames: np.ndarray, path: str | os.PathLike, fps: float) -> str:
+    """RGB frames [T, H, W, 3] as a looping GIF (PIL; frame duration rounded to milliseconds)."""
     from PIL import Image
 
+    images = [Image.fromarray(f) for f in np.asarray(frames, np.uint8)]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
+    return str(path)
+
+
+def keyframe_indices(length: int, k: int) -> np.ndarray:
+    """``k`` evenly spaced frame indices of an episode of ``length`` frames, the last one always included."""
+    if k == 1:
+        return np.array([length - 1])
+    return np.unique(np.round(np.linspace(0, length - 1, k)).astype(int))
+
+
+def grid_image(episodes: list[np.ndarray], success: list[bool], keyframes: int = 1, border: int = 3,
+               gap: int = 2) -> np.ndarray:
+    """One RGB image tiling ``keyframes`` frames of each episode, framed by success (green) or failure (red).
+
+    A tile is an episode's keyframes side by side (see :func:`keyframe_indices`) inside a ``border``-px
+    frame; tiles fill rows of ``ceil(sqrt(n / keyframes))`` columns (about square), ``gap`` px apart on
+    white, in episode order.
+    """
+    if not episodes or len(episodes) != len(success):
+        raise ValueError(f"need one success flag per episode, got {len(episodes)} episodes, "
+                         f"{len(success)} flags")
+    h, w = episodes[0].shape[1:3]
+    tiles = []
+    for frames, ok in zip(episodes, success, strict=True):
+        idx = keyframe_indices(len(frames), keyframes)
+        strip = np.concatenate([frames[i] for i in idx], axis=1)
+        strip = np.pad(strip, ((0, 0), (0, keyframes * w - strip.shape[1]), (0, 0)))  # short episodes
+        tile = np.empty((h + 2 * border, keyframes * w + 2 * border, 3), np.uint8)
+        tile[:] = SUCCESS_RGB if ok else FAILURE_RGB
+        tile[border:border + h, border:border + keyframes * w] = strip
+        tiles.append(tile)
+    n = len(tiles)
+    cols = math.ceil(math.sqrt(n / keyframes))
+    rows = math.ceil(n / cols)
+    th, tw = tiles[0].shape[:2]
+    grid = np.full((rows * th + (rows + 1) * gap, cols * tw + (cols + 1) * gap, 3), 255, np.uint8)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, cols)
+        y, x = gap + r * (th + gap), gap + c * (tw + gap)
+        grid[y:y + th, x:x + tw] = tile
+    return grid
+
+
+def write_videos(env: Env, qpos_episodes, video_dir, size=(240, 320), camera: str | int = -1, *,
+                 video_format: str | None = None, success: list[bool] | None = None,
+                 grid_keyframes: int = 1) -> dict[str, Any]:
+    """Render the episodes once; write one video each (frame rate = control rate) and, given the episodes'
+    ``success`` flags, ``grid.png``. Returns ``{"videos": [paths], "grid": path or None}``."""
+    from PIL import Image
+
+    video_format = resolve_video_format(video_format)
     out = pathlib.Path(video_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i, qs in enumerate(qpos_episodes):
-        frames = render_qpos(env, qs, size, camera)
-        images = [Image.fromarray(f) for f in frames]
-        path = out / f"episode_{i:03d}.gif"
-        images[0].save(path, save_all=True, append_images=images[1:], duration=int(env.dt * 1000), loop=0)
-        paths.append(str(path))
-    return paths
+    episodes = render_episodes(env, qpos_episodes, size, camera)
+    fps = 1.0 / env.dt
+    write = write_mp4 if video_format == "mp4" else write_gif
+    paths = [write(frames, out / f"episode_{i:03d}.{video_format}", fps) for i, frames in enumerate(episodes)]
+    grid = None
+    if success is not None:
+        grid = str(out / "grid.png")
+        Image.fromarray(grid_image(episodes, list(success), grid_keyframes)).save(grid)
+    return {"videos": paths, "grid": grid}

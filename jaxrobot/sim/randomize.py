@@ -4,7 +4,12 @@ A task implements ``randomize_model(model, rng) -> model`` for one environment a
 changes in ``randomized_fields``. :func:`randomize_models` vmaps it over keys; only the listed fields get a
 batch axis (:func:`model_axes`), so every other field stays shared and the batched step vmaps over
 ``(model, state, action)`` with those ``in_axes``. Only jax-array fields may change (friction, mass, sizes,
-colours): numpy fields of ``mjx.Model`` are static and changing them recompiles.
+colours, camera poses): numpy fields of ``mjx.Model`` are static and changing them recompiles.
+
+Camera pose jitter (:class:`CameraJitter`, :func:`jitter_cameras`) moves the model's ``cam_pos`` /
+``cam_quat``; forward kinematics (``mjx.forward`` / ``mjx.step``, ``smooth.camlight``) turns them into
+``data.cam_xpos`` / ``data.cam_xmat``, which both the ``mjx.ray`` renderer and the reported extrinsics
+(:func:`jaxrobot.sim.render.extrinsics`) read, so images and extrinsics stay consistent per environment.
 
 Design after MuJoCo Playground's ``randomize`` functions (e.g. ``mujoco_playground/_src/manipulation/
 franka_emika_panda/randomize_vision.py``), which return the batched model and its ``in_axes``.
@@ -12,12 +17,83 @@ franka_emika_panda/randomize_vision.py``), which return the batched model and it
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from typing import Any
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import jax
+import jax.numpy as jnp
 
+from jaxrobot.config import Config, require
 from jaxrobot.sim.env import Env
+
+#: Model fields :func:`jitter_cameras` changes (add them to a task's ``randomized_fields``).
+CAMERA_FIELDS = ("cam_pos", "cam_quat")
+
+
+@dataclasses.dataclass(frozen=True)
+class CameraJitter(Config):
+    """Random perturbation of each observation camera's pose (per environment, seeded).
+
+    position: each coordinate of the camera position moves by uniform(-position, position) metres.
+    rotation: the camera turns about its own centre by an angle uniform in [0, rotation] radians about a
+      uniformly random axis, so its optical axis moves by at most ``rotation``.
+    Zero for both reproduces the nominal cameras exactly.
+    """
+
+    kind: ClassVar[str] = "sim.camera_jitter"
+    position: float = 0.0
+    rotation: float = 0.0
+
+    def check(self) -> None:
+        require(0 <= self.position <= 0.2, "position", f"must be in [0, 0.2] m, got {self.position}")
+        require(0 <= self.rotation <= math.pi / 4, "rotation",
+                f"must be in [0, pi/4] rad, got {self.rotation}")
+
+
+def quat_mul(a: jax.Array, b: jax.Array) -> jax.Array:
+    """Hamilton product of (w, x, y, z) quaternions (broadcasting): the rotation ``b`` then ``a``."""
+    aw, ax, ay, az = (a[..., i] for i in range(4))
+    bw, bx, by, bz = (b[..., i] for i in range(4))
+    return jnp.stack([
+        aw * bw - ax * bx - ay * by - az * bz,
+        aw * bx + ax * bw + ay * bz - az * by,
+        aw * by - ax * bz + ay * bw + az * bx,
+        aw * bz + ax * by - ay * bx + az * bw,
+    ], axis=-1)
+
+
+def jitter_cameras(model: Any, cameras: Sequence[int], jitter: CameraJitter, rng: jax.Array) -> Any:
+    """``model`` with the poses of ``cameras`` (ids) perturbed by ``jitter`` (one environment; vmappable).
+
+    The rotation is applied in the camera's parent-body frame (``q' = dq * q``) and leaves the camera
+    position where the position jitter put it. Cameras not listed keep their pose; zero jitter returns the
+    model unchanged (bit-identical nominal cameras).
+    """
+    if not cameras or (jitter.position == 0 and jitter.rotation == 0):
+        return model
+    ids = jnp.asarray(cameras, jnp.int32)
+    n = len(cameras)
+    k_pos, k_axis, k_angle = jax.random.split(rng, 3)
+    dpos = jax.random.uniform(k_pos, (n, 3), minval=-jitter.position, maxval=jitter.position)
+    axis = jax.random.normal(k_axis, (n, 3))
+    axis = axis / jnp.maximum(jnp.linalg.norm(axis, axis=-1, keepdims=True), 1e-9)
+    angle = jax.random.uniform(k_angle, (n,), minval=0.0, maxval=jitter.rotation)
+    dq = jnp.concatenate([jnp.cos(angle / 2)[:, None], jnp.sin(angle / 2)[:, None] * axis], axis=-1)
+    quat = quat_mul(dq, model.cam_quat[ids])  # unit: a product of unit quaternions
+    return model.tree_replace({
+        "cam_pos": model.cam_pos.at[ids].add(dpos),
+        "cam_quat": model.cam_quat.at[ids].set(quat),
+    })
+
+
+def observation_camera_ids(env: Env) -> tuple[int, ...]:
+    """Ids of the cameras named in ``env.config.cameras`` (jittered whether or not images are rendered)."""
+    from jaxrobot.sim import render
+
+    return tuple(render.camera_id(env.mj_model, c) for c in env.config.cameras)
 
 
 def model_axes(env: Env) -> Any:

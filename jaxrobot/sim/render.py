@@ -66,13 +66,18 @@ def _geom_colors(model) -> jax.Array:
     return rgb
 
 
-def render_rgbd(model, data, cam: int, k: np.ndarray, height: int, width: int) -> tuple[jax.Array, jax.Array]:
-    """(depth float32 [H, W] in metres, rgb uint8 [H, W, 3]) seen by camera ``cam`` of one environment."""
+def render_rgbd(model, data, cam: int, k: np.ndarray, height: int, width: int,
+                geomgroup: tuple[int, ...] | None = None) -> tuple[jax.Array, jax.Array]:
+    """(depth float32 [H, W] in metres, rgb uint8 [H, W, 3]) seen by camera ``cam`` of one environment.
+
+    ``geomgroup``: six 0/1 flags, the geom groups the rays see (``mjx.ray``'s filter; None: all), e.g. to
+    hide the robot from a scene camera.
+    """
     dirs = jnp.asarray(pixel_directions(k, height, width).reshape(-1, 3))
     pos, rot = extrinsics(data, cam)
     norm = jnp.linalg.norm(dirs, axis=-1)
     world = (dirs / norm[:, None]) @ rot.T
-    dist, geom = jax.vmap(lambda v: mjx.ray(model, data, pos, v))(world)
+    dist, geom = jax.vmap(lambda v: mjx.ray(model, data, pos, v, geomgroup=geomgroup or ()))(world)
     hit = geom >= 0
     depth = jnp.where(hit, dist / norm, 0.0).reshape(height, width).astype(jnp.float32)
     color = jnp.where(hit[:, None], _geom_colors(model)[jnp.maximum(geom, 0)], jnp.asarray(BACKGROUND))

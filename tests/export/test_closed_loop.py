@@ -49,3 +49,10 @@ def test_env_overrides_follow_the_data_spec():
     assert env_overrides({"cameras": ["front"], "image_size": [64, 64]}) == {"image_size": 64, "cameras": ("front",)}
     with pytest.raises(ValueError, match="square"):
         env_overrides({"cameras": ["front"], "image_size": [48, 64]})
+
+
+def test_eval_cli_rejects_a_folder_that_is_not_a_bundle(tmp_path, capsys):
+    from jaxrobot.cli import main
+
+    assert main(["eval", "--bundle", str(tmp_path), "--task", "pick_cube", "--episodes", "2"]) == 2
+    assert "not a jaxrobot export bundle" in capsys.readouterr().err

@@ -65,7 +65,7 @@ def test_expert_policy_succeeds(env):
 @pytest.mark.slow
 def test_videos(env, tmp_path):
     out = evaluate(expert_policy(env), env, n_envs=BATCH, episodes=2, seed=7, videos=2, video_dir=tmp_path,
-                   video_size=(48, 64))
+                   video_size=(48, 64), video_format="gif")
     assert len(out["videos"]) == 2
     from PIL import Image
 

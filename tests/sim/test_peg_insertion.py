@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from conftest import BATCH, SEED
 
+from jaxrobot.config import ConfigError
+from jaxrobot.sim import registry
 from jaxrobot.sim.batch import episode_keys
 from jaxrobot.sim.demos import rollout_expert
 from jaxrobot.sim.tasks import peg_insertion as pi
@@ -113,3 +115,42 @@ def test_gen_demos_reads_back_through_tfds(peg_env, peg_benv, tmp_path):
         assert steps[-1]["is_terminal"] and bool(ep["episode_metadata"]["success"])
         assert steps[0]["observation"]["state"].shape == (15,) and steps[0]["action"].shape == (5,)
         assert steps[0]["language_instruction"] == b"insert the peg into the hole"
+
+
+def test_randomized_models(peg_env):
+    """randomize_model: seeded, inside the configured ranges (uniform peg scaling, mass, friction)."""
+    from jaxrobot.sim.randomize import randomize_models
+
+    r = peg_env.config.randomization
+    _, _, k_model = episode_keys(SEED, 0, BATCH)
+    models = randomize_models(peg_env, k_model)
+    again = randomize_models(peg_env, k_model)
+    g, b = peg_env._peg_geom, peg_env._peg_body
+    half = np.asarray(models.geom_size[:, g])
+    np.testing.assert_array_equal(half, np.asarray(again.geom_size[:, g]))
+    scale = half / np.asarray(pi.PEG_HALF, np.float32)
+    np.testing.assert_allclose(scale, scale[:, :1].repeat(3, 1), rtol=1e-5)  # uniform scaling
+    assert np.all((scale >= r.size_scale[0] - 1e-6) & (scale <= r.size_scale[1] + 1e-6))
+    assert scale.std() > 0.01
+    mass = np.asarray(models.body_mass[:, b]) / peg_env.mj_model.body_mass[b]
+    assert np.all((mass >= r.mass_scale[0] - 1e-6) & (mass <= r.mass_scale[1] + 1e-6))
+    friction = np.asarray(models.geom_friction[:, g, 0]) / peg_env.mj_model.geom_friction[g, 0]
+    assert np.all((friction >= r.friction_scale[0] - 1e-6) & (friction <= r.friction_scale[1] + 1e-6))
+    with pytest.raises(ConfigError, match="size_scale"):
+        registry.load("peg_insertion", overrides=["randomization.size_scale=(1.0, 1.2)"])
+
+
+@pytest.mark.slow
+def test_randomized_expert_succeeds(peg_env):
+    """Randomised pegs rest on the table with the state reporting their own size, and the expert inserts
+    them (size, mass, friction randomised; compiles a second batched step)."""
+    from jaxrobot.sim.batch import batched
+    from jaxrobot.sim.randomize import randomize_models
+
+    roll = rollout_expert(batched(peg_env, randomized=True), SEED, 0, BATCH)
+    half = np.asarray(randomize_models(peg_env, episode_keys(SEED, 0, BATCH)[2]).geom_size[:, peg_env._peg_geom])
+    s0 = roll["obs/state"][:, 0]
+    np.testing.assert_allclose(s0[:, 7], pi.TABLE_TOP + half[:, 2], atol=1e-4)
+    np.testing.assert_allclose(s0[:, 14], 0.0, atol=1e-4)
+    success, _ = _first_success(roll)
+    assert success.mean() >= 0.9, success

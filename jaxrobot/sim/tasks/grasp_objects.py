@@ -29,6 +29,11 @@ Grasps are executed by a fixed schedule of absolute gripper targets (:func:`sche
 descend, settle, close at a limited rate, lift, hold. Success: the object's origin is at least
 ``lift_height`` above its resting height for the last ``hold_steps`` control steps.
 
+6-DoF variant (:class:`GraspObjects6Dof`, ``grasp_objects_6dof.xml``, not registered as a task): the same
+scene with pitch and roll hinges about the tcp after yaw, so grasps can approach tilted from vertical; plans
+and actions gain pitch and roll (``[x, y, z, yaw, pitch, roll, opening]``), the schedule approaches along
+the tilted axis. Used by 6-DoF grasp labelling (:mod:`jaxrobot.grasping.label`).
+
 Env API (registry): action and observation as ``pick_cube`` (absolute ``[tcp_x, tcp_y, tcp_z, yaw,
 finger_opening]``; ``state`` = tcp, yaw, opening, object position, object quaternion). ``randomize_model``
 draws a seen-category instance; the scripted ``expert`` moves to the pre-grasp pose of a grasp across the
@@ -50,10 +55,11 @@ import numpy as np
 
 from jaxrobot.config import require
 from jaxrobot.sim import render
-from jaxrobot.sim._mjx import mjx
 from jaxrobot.sim.env import Env, EnvConfig, State
+from jaxrobot.sim.randomize import CAMERA_FIELDS, CameraJitter, jitter_cameras, observation_camera_ids
 
 ASSET = pathlib.Path(__file__).resolve().parents[1] / "assets" / "grasp_objects" / "grasp_objects.xml"
+ASSET_6DOF = ASSET.with_name("grasp_objects_6dof.xml")
 
 CATEGORIES = ("box", "mug", "bottle", "sphere")
 SLOTS = ("slot_box", "slot_cap0", "slot_cap1", "slot_cap2", "slot_cap3", "slot_cap4", "slot_sphere")
@@ -72,6 +78,8 @@ PAD_INNER = 0.008
 OPEN = 0.04
 CAMERA = "grasp_cam"
 HOME_TCP = np.array([0.5, 0.0, 0.75 + TCP_OFFSET], np.float32)
+CTRL_OFFSET = (float(BASE_POS[0]), float(BASE_POS[1]), float(BASE_POS[2] + TCP_OFFSET), 0.0, 0.0)
+ROBOT_HIDDEN = (1, 1, 0, 0, 0, 0)  # geom groups seen by the scene camera: the robot is group 2
 
 _Q_X = np.array([math.cos(math.pi / 4), 0.0, math.sin(math.pi / 4), 0.0], np.float32)  # capsule axis -> +x
 _Q_ID = np.array([1.0, 0.0, 0.0, 0.0], np.float32)
@@ -92,6 +100,8 @@ class GraspObjectsConfig(EnvConfig):
     min_tcp_height: lowest tcp height above the table (the pad tips are 1 cm below the tcp).
     finger_margin: clearance added on each side of the grasp width when opening (metres).
     expert_steps: control steps the expert has to reach the pre-grasp pose from home.
+    camera_jitter: pose jitter of the observation cameras under domain randomisation (``randomize_model``;
+      off by default: grasp labels are rendered with the nominal camera, :func:`grasp_camera`).
     """
 
     kind: ClassVar[str] = "sim.grasp_objects"
@@ -113,6 +123,7 @@ class GraspObjectsConfig(EnvConfig):
     min_tcp_height: float = 0.012
     finger_margin: float = 0.012
     expert_steps: int = 10
+    camera_jitter: CameraJitter = CameraJitter()
 
     def check(self) -> None:
         super().check()
@@ -291,7 +302,14 @@ class GraspObjects(Env):
     """Grasp one procedural object; see the module docstring."""
 
     language_instruction = "pick up the object"
-    randomized_fields = INSTANCE_FIELDS
+    randomized_fields = (*INSTANCE_FIELDS, *CAMERA_FIELDS)
+    state_dim = 12
+    ctrl_offset = CTRL_OFFSET
+    depth_observation = True
+    render_geomgroup = ROBOT_HIDDEN
+    #: Gripper hinges after the x, y, z slides (their angles follow the tcp in plans, actions and state).
+    rotation_joints: tuple[str, ...] = ("yaw",)
+    asset = ASSET
 
     def __init__(self, config: GraspObjectsConfig):
         super().__init__(config)
@@ -303,31 +321,20 @@ class GraspObjects(Env):
         key = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_KEY, "home")
         self._home_qpos = jnp.asarray(m.key_qpos[key], jnp.float32)
         self._home_ctrl = jnp.asarray(m.key_ctrl[key], jnp.float32)
-        self._ctrl_offset = jnp.asarray([BASE_POS[0], BASE_POS[1], BASE_POS[2] + TCP_OFFSET, 0.0, 0.0])
-        lo, hi = m.actuator_ctrlrange[:, 0], m.actuator_ctrlrange[:, 1]
-        offset = np.asarray(self._ctrl_offset)
-        self._low = (lo + offset).astype(np.float32)
-        self._high = (hi + offset).astype(np.float32)
+        # qpos slices of the arm joints (x, y, z, rotation hinges: contiguous) and of the two fingers.
+        arm = ("x", "y", "z", *self.rotation_joints)
+        adr = [int(m.jnt_qposadr[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, j)]) for j in arm]
+        fingers = [int(m.jnt_qposadr[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, j)])
+                   for j in ("left_finger", "right_finger")]
+        if adr != list(range(adr[0], adr[0] + len(arm))) or fingers != [adr[-1] + 1, adr[-1] + 2]:
+            raise ValueError(f"{self.asset.name}: arm joints {arm} and the fingers must be contiguous in qpos")
+        self._arm_q = slice(adr[0], adr[-1] + 1)
+        self._rot_q = slice(adr[3], adr[-1] + 1)
+        self._finger_q = slice(fingers[0], fingers[1] + 1)
         self._seen = jnp.asarray([CATEGORIES.index(c) for c in config.seen_categories], jnp.int32)
 
     def _build_mj_model(self) -> mujoco.MjModel:
-        return mujoco.MjModel.from_xml_path(str(ASSET))
-
-    @property
-    def action_low(self) -> np.ndarray:
-        return self._low
-
-    @property
-    def action_high(self) -> np.ndarray:
-        return self._high
-
-    def observation_spec(self) -> dict[str, tuple[tuple[int, ...], str]]:
-        spec = {"state": ((12,), "float32")}
-        s = self.config.image_size
-        if s:
-            spec["image_grasp_cam"] = ((s, s, 3), "uint8")
-            spec["depth_grasp_cam"] = ((s, s), "float32")
-        return spec
+        return mujoco.MjModel.from_xml_path(str(self.asset))
 
     # ------------------------------------------------------------------ instances and cameras
 
@@ -349,10 +356,13 @@ class GraspObjects(Env):
         )
 
     def randomize_model(self, model, rng: jax.Array):
-        """A random instance of a random seen category (the registry's domain randomisation)."""
+        """A random instance of a random seen category and jittered cameras (the registry's domain
+        randomisation)."""
         k_cat, k_inst = jax.random.split(rng)
         cat = self._seen[jax.random.randint(k_cat, (), 0, self._seen.shape[0])]
-        return self.apply_instance(model, sample_instance(k_inst, cat))
+        model = self.apply_instance(model, sample_instance(k_inst, cat))
+        cams = observation_camera_ids(self)
+        return jitter_cameras(model, cams, self.config.camera_jitter, jax.random.fold_in(rng, 0xCA))
 
     def _extents(self, model) -> tuple[jax.Array, jax.Array, jax.Array]:
         """Per-slot half extents along the body x, y, z axes [7] each (slots are rotated about y only)."""
@@ -397,7 +407,7 @@ class GraspObjects(Env):
         if plan is not None:
             pre = self.pregrasp(plan)
             rel = pre - self._ctrl_offset
-            qpos = qpos.at[7:11].set(rel[:4]).at[11:13].set(rel[4])
+            qpos = qpos.at[self._arm_q].set(rel[:-1]).at[self._finger_q].set(rel[-1])
             ctrl = rel
             t0 = jnp.int32(0)
         data = self.init_data(model, qpos, ctrl=ctrl)
@@ -433,14 +443,11 @@ class GraspObjects(Env):
 
     def _obs(self, model, data) -> dict[str, jax.Array]:
         tcp = data.site_xpos[self._tcp_site]
+        opening = data.qpos[self._finger_q.start : self._finger_q.start + 1]
         state = jnp.concatenate(
-            [tcp, data.qpos[10:11], data.qpos[11:12], data.xpos[self.body], data.xquat[self.body]]
+            [tcp, data.qpos[self._rot_q], opening, data.xpos[self.body], data.xquat[self.body]]
         ).astype(jnp.float32)
-        obs = {"state": state}
-        s = self.config.image_size
-        if s:
-            obs["depth_grasp_cam"], obs["image_grasp_cam"] = render_scene(self, model, data, s)
-        return obs
+        return {"state": state, **self.render_observation(model, data)}
 
     def _evaluate(self, model, data, info):
         cfg: GraspObjectsConfig = self.config
@@ -506,7 +513,8 @@ class GraspObjects(Env):
         plan = state.info["plan"]
         t = state.info["step"] - state.info["t0"]
         frac = jnp.clip((state.info["step"] + 1) / jnp.maximum(cfg.expert_steps - 2, 1), 0.0, 1.0)
-        start = jnp.concatenate([jnp.asarray(HOME_TCP), jnp.zeros(1), jnp.full((1,), OPEN)])
+        n_rot = len(self.rotation_joints)
+        start = jnp.concatenate([jnp.asarray(HOME_TCP), jnp.zeros(n_rot), jnp.full((1,), OPEN)])
         move = start + (self.pregrasp(plan) - start) * frac
         action = jnp.where(t < 0, move, self.schedule_action(plan, jnp.maximum(t, 0)))
         action = self.clip_action(action)
@@ -536,6 +544,133 @@ def finger_opening(width_m: jax.Array, margin: float) -> jax.Array:
     return jnp.clip(width_m / 2 + margin - PAD_INNER, 0.004, OPEN)
 
 
+# ------------------------------------------------------------------------------------------ 6-DoF grasps
+
+# Finger pads relative to the tcp in the gripper frame (gripper_cube's fingers: pad boxes of half size
+# 1 x 0.4 x 3.5 cm centred 2.5 cm above the tcp, their inner faces PAD_INNER + opening off the axis).
+PAD_HALF = np.array([0.01, 0.004, 0.035], np.float32)
+PAD_CENTRE_Z = 0.025
+PAD_BELOW_TCP = PAD_HALF[2] - PAD_CENTRE_Z  # lowest pad point below the tcp when vertical (1 cm)
+
+
+def euler_to_matrix(yaw: jax.Array, pitch: jax.Array, roll: jax.Array) -> jax.Array:
+    """``Rz(yaw) Ry(pitch) Rx(roll)`` [..., 3, 3]: the gripper orientation the 6-DoF scene's hinges make."""
+    cy, sy, cp, sp, cr, sr = (f(a) for a in (yaw, pitch, roll) for f in (jnp.cos, jnp.sin))
+    return jnp.stack([
+        jnp.stack([cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr], -1),
+        jnp.stack([sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr], -1),
+        jnp.stack([-sp, cp * sr, cp * cr], -1),
+    ], -2)
+
+
+def matrix_to_euler(rot: jax.Array) -> jax.Array:
+    """(yaw, pitch, roll) [..., 3] with ``rot = Rz(yaw) Ry(pitch) Rx(roll)`` (pitch in [-pi/2, pi/2])."""
+    pitch = jnp.arcsin(jnp.clip(-rot[..., 2, 0], -1.0, 1.0))
+    roll = jnp.arctan2(rot[..., 2, 1], rot[..., 2, 2])
+    yaw = jnp.arctan2(rot[..., 1, 0], rot[..., 0, 0])
+    return jnp.stack([yaw, pitch, roll], -1)
+
+
+def matrix_to_quat(rot: jax.Array) -> jax.Array:
+    """Unit quaternion (w, x, y, z) [..., 4] of rotation matrices [..., 3, 3] (w >= 0).
+
+    Shepperd's method: every branch is computed and the numerically largest of (w, x, y, z) picks one.
+    """
+    m = rot
+    xx, yy, zz = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
+    t = jnp.stack([1 + xx + yy + zz, 1 + xx - yy - zz, 1 - xx + yy - zz, 1 - xx - yy + zz], -1)
+    a, b, c = m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]
+    d, e, f = m[..., 1, 0] + m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0], m[..., 2, 1] + m[..., 1, 2]
+    cands = jnp.stack([
+        jnp.stack([t[..., 0], a, b, c], -1),
+        jnp.stack([a, t[..., 1], d, e], -1),
+        jnp.stack([b, d, t[..., 2], f], -1),
+        jnp.stack([c, e, f, t[..., 3]], -1),
+    ], -2)
+    i = jnp.argmax(t, axis=-1)
+    q = jnp.take_along_axis(cands, i[..., None, None], axis=-2)[..., 0, :]
+    q = q / jnp.linalg.norm(q, axis=-1, keepdims=True)
+    return q * jnp.where(q[..., :1] < 0, -1.0, 1.0)
+
+
+def approach_direction(rot: jax.Array) -> jax.Array:
+    """Unit vector [..., 3] along which the fingers approach: the gripper's -z axis in the world."""
+    return -rot[..., :, 2]
+
+
+def lowest_pad_offset(rot: jax.Array, opening: jax.Array) -> jax.Array:
+    """Height of the lowest finger-pad corner relative to the tcp for a gripper at ``rot``, open ``opening``.
+
+    A pad corner is ``(±hx, k y ± hy, PAD_CENTRE_Z ± hz)`` in the gripper frame (k = ±1 for the two pads,
+    ``y`` the pad centre's distance from the axis); its world height offset is that point dotted with the
+    world z row of ``rot``, whose minimum over signs is ``PAD_CENTRE_Z r_z - y |r_y| - sum_i h_i |r_i|``.
+    """
+    r = rot[..., 2, :]
+    y = PAD_INNER + PAD_HALF[1] + opening
+    return PAD_CENTRE_Z * r[..., 2] - y * jnp.abs(r[..., 1]) - jnp.sum(jnp.asarray(PAD_HALF) * jnp.abs(r), -1)
+
+
+class GraspObjects6Dof(GraspObjects):
+    """``grasp_objects`` with a 6-DoF gripper (``grasp_objects_6dof.xml``: pitch and roll hinges about the
+    tcp after yaw), for tilted grasps.
+
+    Plans and actions are ``[tcp_x, tcp_y, tcp_z, yaw, pitch, roll, finger_opening]`` (the gripper
+    orientation is ``Rz(yaw) Ry(pitch) Rx(roll)``, see :func:`euler_to_matrix`); ``state`` is tcp, yaw,
+    pitch, roll, opening, object position and quaternion (float32[14]). The grasp schedule starts at a
+    pre-grasp pose backed off along the approach direction to ``pregrasp_height`` above the table,
+    moves along the approach to the plan, closes, lifts straight up and holds (for an untilted plan this is
+    exactly :class:`GraspObjects`' schedule). Same config (:class:`GraspObjectsConfig`).
+    """
+
+    rotation_joints = ("yaw", "pitch", "roll")
+    asset = ASSET_6DOF
+    state_dim = 14
+    ctrl_offset = (*CTRL_OFFSET[:4], 0.0, 0.0, 0.0)
+
+    def pregrasp(self, plan: jax.Array) -> jax.Array:
+        """Absolute action [7]: the plan's orientation and opening at its pre-grasp point (approach line)."""
+        cfg: GraspObjectsConfig = self.config
+        a = approach_direction(euler_to_matrix(plan[3], plan[4], plan[5]))
+        standoff = (TABLE_TOP + cfg.pregrasp_height - plan[2]) / jnp.maximum(-a[2], 0.5)
+        return plan.at[0:3].set(plan[0:3] - a * standoff)
+
+    def schedule_action(self, plan: jax.Array, t: jax.Array) -> jax.Array:
+        """Absolute action [7] at control step ``t`` of the grasp schedule (t = 0: at the pre-grasp pose)."""
+        cfg: GraspObjectsConfig = self.config
+        d, s, c, lift = cfg.descend_steps, cfg.settle_steps, cfg.close_steps, cfg.lift_steps
+        pre = self.pregrasp(plan)[0:3]
+        t = t.astype(jnp.float32)
+        pos = pre + (plan[0:3] - pre) * jnp.clip((t + 1) / d, 0.0, 1.0)
+        t_close = t - (d + s)
+        opening = jnp.where(t_close < 0, plan[6], jnp.clip(plan[6] * (1 - (t_close + 1) / c), 0.0, OPEN))
+        t_lift = t - (d + s + c)
+        pos = pos.at[2].add(cfg.lift_distance * jnp.clip((t_lift + 1) / lift, 0.0, 1.0))
+        return jnp.concatenate([pos, plan[3:6], opening[None]]).astype(jnp.float32)
+
+    def expert_plan(self, model, data) -> jax.Array:
+        """The planar expert's top-down grasp (pitch = roll = 0)."""
+        return planar_to_6dof(super().expert_plan(model, data))
+
+
+def planar_to_6dof(plan: jax.Array) -> jax.Array:
+    """A top-down plan [..., 5] ``(x, y, z, yaw, opening)`` as a 6-DoF plan [..., 7] with pitch = roll = 0."""
+    zero = jnp.zeros_like(plan[..., :1])
+    return jnp.concatenate([plan[..., :4], zero, zero, plan[..., 4:5]], -1)
+
+
+def plan_from_pose(position: jax.Array, rot: jax.Array, opening: jax.Array,
+                   min_tcp_height: float) -> jax.Array:
+    """6-DoF plan [..., 7] for the tcp at ``position`` with orientation ``rot``, moved back along the approach
+    until the lowest pad corner is ``min_tcp_height - PAD_BELOW_TCP`` above the table (for a vertical
+    gripper: the tcp at least ``min_tcp_height`` above it, as the planar plans)."""
+    a = approach_direction(rot)
+    low = position[..., 2] + lowest_pad_offset(rot, opening)
+    need = TABLE_TOP + (min_tcp_height - PAD_BELOW_TCP) - low
+    back = jnp.maximum(need, 0.0) / jnp.maximum(-a[..., 2], 1e-3)
+    position = position - a * back[..., None]
+    return jnp.concatenate([position, matrix_to_euler(rot), opening[..., None]], -1)
+
+
 # ------------------------------------------------------------------------------------------ camera
 
 
@@ -557,25 +692,11 @@ def grasp_camera(env: GraspObjects, size: int | None = None):
 def render_scene(env: GraspObjects, model, data, size: int) -> tuple[jax.Array, jax.Array]:
     """(depth [H, W] float32 metres, rgb [H, W, 3] uint8) from the grasp camera, robot hidden.
 
-    Same pinhole model and shading as :func:`jaxrobot.sim.render.render_rgbd`, with ``mjx.ray`` restricted
-    to geom groups 0 and 1 (the robot is group 2), so the gripper never occludes the scene.
+    :func:`jaxrobot.sim.render.render_rgbd` with ``mjx.ray`` restricted to geom groups 0 and 1 (the robot
+    is group 2), so the gripper never occludes the scene.
     """
     k = render.intrinsics(env.mj_model, env.camera_id, size, size)
-    dirs = jnp.asarray(render.pixel_directions(k, size, size).reshape(-1, 3))
-    pos, rot = render.extrinsics(data, env.camera_id)
-    norm = jnp.linalg.norm(dirs, axis=-1)
-    world = (dirs / norm[:, None]) @ rot.T
-    group = (1, 1, 0, 0, 0, 0)
-    dist, geom = jax.vmap(lambda v: mjx.ray(model, data, pos, v, geomgroup=group))(world)
-    hit = geom >= 0
-    depth = jnp.where(hit, dist / norm, 0.0).reshape(size, size).astype(jnp.float32)
-    color = jnp.where(
-        hit[:, None], render._geom_colors(model)[jnp.maximum(geom, 0)], jnp.asarray(render.BACKGROUND)
-    )
-    shade = render._headlight(depth, k).reshape(-1, 1)
-    rgb = jnp.where(hit[:, None], color * shade, color)
-    rgb = jnp.clip(rgb * 255.0 + 0.5, 0, 255).astype(jnp.uint8).reshape(size, size, 3)
-    return depth, rgb
+    return render.render_rgbd(model, data, env.camera_id, k, size, size, geomgroup=ROBOT_HIDDEN)
 
 
 # ------------------------------------------------------------------------------------------ splits

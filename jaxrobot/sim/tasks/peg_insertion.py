@@ -13,6 +13,10 @@ Observation ``state`` (float32[15], world frame, metres/radians)::
 
 Action (float32[5]): absolute targets ``[tcp_x, tcp_y, tcp_z, yaw, finger_opening]`` as in ``pick_cube``.
 
+Domain randomisation (``randomize_model``, :class:`PegInsertionRandomization`): peg friction, mass and size
+(the expert and the success predicate read the peg's size from the model), peg / wall / table colours, and
+the observation cameras' poses.
+
 Success: the peg's lowest point is at most ``success_height`` above the table (so at least 30 - 12 = 18 mm
 deep in the 30 mm hole at the default) with its centre inside the hole's opening. Failure: the peg leaves
 the table. Done at success, failure or ``episode_steps``.
@@ -30,11 +34,18 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 
-from jaxrobot.config import require
-from jaxrobot.sim import render
+from jaxrobot.config import Config, require
 from jaxrobot.sim._mjx import mjx
 from jaxrobot.sim.env import Env, EnvConfig, State
-from jaxrobot.sim.tasks.pick_cube import BASE_POS, OPEN, PAD_INNER, TABLE_TOP, TCP_OFFSET, quat_yaw, wrap_quarter
+from jaxrobot.sim.randomize import CAMERA_FIELDS, CameraJitter, jitter_cameras, observation_camera_ids
+from jaxrobot.sim.tasks.pick_cube import (
+    GRIPPER_CTRL_OFFSET,
+    OPEN,
+    PAD_INNER,
+    TABLE_TOP,
+    quat_yaw,
+    wrap_quarter,
+)
 
 ASSET = pathlib.Path(__file__).resolve().parents[1] / "assets" / "peg_insertion" / "peg_insertion.xml"
 
@@ -42,6 +53,37 @@ PEG_HALF = (0.011, 0.011, 0.04)  # from the asset
 HOLE_HALF = 0.013  # inner half width of the hole (2 mm clearance per side)
 WALL_HEIGHT = 0.03
 GRASP_BELOW_TOP = 0.02  # tcp this far below the peg's top face when grasping (pads stay above the walls)
+
+
+@dataclasses.dataclass(frozen=True)
+class PegInsertionRandomization(Config):
+    """Domain randomisation of model fields (per environment, :mod:`jaxrobot.sim.randomize`), as pick_cube's.
+
+    friction_scale / mass_scale: multiplicative ranges for the peg's sliding friction and mass.
+    size_scale: multiplicative range for all three peg half-sizes (inertia follows mass * size^2); the
+      upper end must leave >= 0.5 mm clearance per side in the 26 mm hole, the lower end a peg the fingers
+      still grip.
+    rgba_jitter: added to the peg, wall and table colours (clipped to [0, 1]).
+    camera: pose jitter of the observation cameras.
+    """
+
+    kind: ClassVar[str] = "sim.peg_insertion.randomization"
+    friction_scale: tuple[float, float] = (0.6, 1.4)
+    mass_scale: tuple[float, float] = (0.5, 2.0)
+    size_scale: tuple[float, float] = (0.92, 1.05)
+    rgba_jitter: float = 0.2
+    camera: CameraJitter = CameraJitter(position=0.01, rotation=0.03)
+
+    def check(self) -> None:
+        for name in ("friction_scale", "mass_scale", "size_scale"):
+            lo, hi = getattr(self, name)
+            require(0 < lo <= hi, name, f"needs 0 < lo <= hi, got {(lo, hi)}")
+        lo, hi = self.size_scale
+        require(hi * PEG_HALF[0] <= HOLE_HALF - 0.0005, "size_scale",
+                f"a peg of scale {hi} leaves < 0.5 mm clearance in the hole")
+        require(lo * PEG_HALF[0] - PAD_INNER >= 0.0015, "size_scale",
+                f"a peg of scale {lo} is too thin for the fingers to grip")
+        require(self.rgba_jitter >= 0, "rgba_jitter", f"must be >= 0, got {self.rgba_jitter}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +96,7 @@ class PegInsertionConfig(EnvConfig):
     expert_speed / expert_insert_speed: expert tcp speed limits in free space and while inserting (m/s).
     expert_noise / expert_noise_prob / expert_noise_hold: DART-style piecewise-constant target noise (as
         pick_cube's), injected while reaching for the peg and while carrying it far from the hole.
+    randomization: ranges used by ``jaxrobot.sim.randomize`` (only when randomisation is requested).
     """
 
     kind: ClassVar[str] = "sim.peg_insertion"
@@ -69,6 +112,7 @@ class PegInsertionConfig(EnvConfig):
     expert_noise: float = 0.008
     expert_noise_prob: float = 0.3
     expert_noise_hold: int = 4
+    randomization: PegInsertionRandomization = PegInsertionRandomization()
 
     def check(self) -> None:
         super().check()
@@ -87,44 +131,26 @@ class PegInsertion(Env):
     """Insert the peg into the hole; see the module docstring for observation, action and success."""
 
     language_instruction = "insert the peg into the hole"
+    state_dim = 15
+    ctrl_offset = GRIPPER_CTRL_OFFSET
+    randomized_fields = ("geom_friction", "body_mass", "body_inertia", "geom_size", "geom_rbound", "geom_aabb",
+                         "geom_rgba", *CAMERA_FIELDS)
 
     def __init__(self, config: PegInsertionConfig):
         super().__init__(config)
         m = self.mj_model
         self._peg_body = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "peg")
+        self._peg_geom = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "peg")
+        self._coloured_geoms = np.array([mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, g) for g in
+                                         ("peg", "wall_px", "wall_nx", "wall_py", "wall_ny", "table")])
         self._tcp_site = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, "tcp")
         key = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_KEY, "home")
         self._home_qpos = jnp.asarray(m.key_qpos[key], jnp.float32)
         self._home_ctrl = jnp.asarray(m.key_ctrl[key], jnp.float32)
         self._hole0 = np.asarray(m.key_mpos[key], np.float32).reshape(-1, 3)
-        self._ctrl_offset = jnp.asarray([BASE_POS[0], BASE_POS[1], BASE_POS[2] + TCP_OFFSET, 0.0, 0.0])
-        lo, hi = m.actuator_ctrlrange[:, 0], m.actuator_ctrlrange[:, 1]
-        offset = np.asarray(self._ctrl_offset)
-        self._low = (lo + offset).astype(np.float32)
-        self._high = (hi + offset).astype(np.float32)
-        size = config.image_size
-        self._cams = [(name, render.camera_id(m, name), render.intrinsics(m, name, size, size))
-                      for name in (config.cameras if size else ())]
 
     def _build_mj_model(self) -> mujoco.MjModel:
         return mujoco.MjModel.from_xml_path(str(ASSET))
-
-    @property
-    def action_low(self) -> np.ndarray:
-        return self._low
-
-    @property
-    def action_high(self) -> np.ndarray:
-        return self._high
-
-    def camera_intrinsics(self, camera: str) -> np.ndarray:
-        return render.intrinsics(self.mj_model, camera, self.config.image_size, self.config.image_size)
-
-    def observation_spec(self) -> dict[str, tuple[tuple[int, ...], str]]:
-        spec = {"state": ((15,), "float32")}
-        for cam in self.config.cameras if self.config.image_size else ():
-            spec[f"image_{cam}"] = ((self.config.image_size, self.config.image_size, 3), "uint8")
-        return spec
 
     # ------------------------------------------------------------------ dynamics
 
@@ -135,15 +161,16 @@ class PegInsertion(Env):
         yaw = jax.random.uniform(k_yaw, (), minval=-cfg.peg_yaw_range, maxval=cfg.peg_yaw_range)
         hole_xy = jax.random.uniform(k_hole, (2,), minval=-cfg.hole_xy_range, maxval=cfg.hole_xy_range)
         grip_xy = jax.random.uniform(k_grip, (2,), minval=-cfg.gripper_xy_range, maxval=cfg.gripper_xy_range)
-        peg_pos = self._home_qpos[0:3].at[0:2].add(peg_xy).at[2].set(TABLE_TOP + PEG_HALF[2])
+        half = self.peg_half(model)
+        peg_pos = self._home_qpos[0:3].at[0:2].add(peg_xy).at[2].set(TABLE_TOP + half[2])
         peg_quat = jnp.array([jnp.cos(yaw / 2), 0.0, 0.0, jnp.sin(yaw / 2)])
         qpos = self._home_qpos.at[0:3].set(peg_pos).at[3:7].set(peg_quat).at[7:9].set(grip_xy)
         hole = jnp.asarray(self._hole0).at[0, 0:2].add(hole_xy)
         data = self._data0.replace(qpos=qpos, qvel=jnp.zeros(self.mj_model.nv, jnp.float32),
                                    ctrl=self._home_ctrl.at[0:2].set(grip_xy), mocap_pos=hole)
         data = mjx.forward(model, data)
-        info = {"step": jnp.int32(0)}
-        _, _, _, metrics = self._evaluate(data)
+        info = {"step": jnp.int32(0), "peg_half": half}
+        _, _, _, metrics = self._evaluate(model, data)
         return State(data=data, obs=self._obs(model, data), reward=jnp.float32(0.0), done=jnp.bool_(False),
                      success=jnp.bool_(False), metrics=metrics, info=info)
 
@@ -151,33 +178,33 @@ class PegInsertion(Env):
         action = self.clip_action(action)
         data = self.physics(model, state.data, action - self._ctrl_offset)
         info = dict(state.info, step=state.info["step"] + 1)
-        reward, success, failure, metrics = self._evaluate(data)
+        reward, success, failure, metrics = self._evaluate(model, data)
         done = success | failure | (info["step"] >= self.config.episode_steps)
         return State(data=data, obs=self._obs(model, data), reward=reward, done=done, success=success,
                      metrics=metrics, info=info)
 
-    def peg_bottom(self, data) -> jax.Array:
+    def peg_half(self, model) -> jax.Array:
+        """The peg's half-sizes [3] in ``model`` (``PEG_HALF`` unless randomised)."""
+        return model.geom_size[self._peg_geom]
+
+    def peg_bottom(self, model, data) -> jax.Array:
         """Height of the peg's lowest corner above the table top (exact for any orientation)."""
         rot = data.xmat[self._peg_body]
-        half = jnp.asarray(PEG_HALF)
+        half = self.peg_half(model)
         return data.xpos[self._peg_body, 2] - jnp.sum(jnp.abs(rot[2, :]) * half) - TABLE_TOP
 
     def _obs(self, model, data) -> dict[str, jax.Array]:
         state = jnp.concatenate([
             data.site_xpos[self._tcp_site], data.qpos[10:11], data.qpos[11:12], data.xpos[self._peg_body],
-            data.xquat[self._peg_body], data.mocap_pos[0, 0:2], self.peg_bottom(data)[None],
+            data.xquat[self._peg_body], data.mocap_pos[0, 0:2], self.peg_bottom(model, data)[None],
         ]).astype(jnp.float32)
-        obs = {"state": state}
-        size = self.config.image_size
-        for name, cam, k in self._cams:
-            _, obs[f"image_{name}"] = render.render_rgbd(model, data, cam, k, size, size)
-        return obs
+        return {"state": state, **self.render_observation(model, data)}
 
-    def _evaluate(self, data):
+    def _evaluate(self, model, data):
         cfg: PegInsertionConfig = self.config
         peg = data.xpos[self._peg_body]
         hole = data.mocap_pos[0, 0:2]
-        bottom = self.peg_bottom(data)
+        bottom = self.peg_bottom(model, data)
         offset = jnp.max(jnp.abs(peg[:2] - hole))
         inside = offset < HOLE_HALF
         success = inside & (bottom <= cfg.success_height)
@@ -189,6 +216,32 @@ class PegInsertion(Env):
         metrics = {"peg_hole_dist": jnp.linalg.norm(peg[:2] - hole).astype(jnp.float32),
                    "peg_bottom": bottom.astype(jnp.float32)}
         return reward, success, failure, metrics
+
+    def randomize_model(self, model, rng: jax.Array):
+        """One environment's model with peg friction, mass, size, peg/wall/table colours and camera poses
+        resampled (pick_cube's recipe; ranges in ``config.randomization``)."""
+        r: PegInsertionRandomization = self.config.randomization
+        k_f, k_m, k_s, k_c, k_cam = jax.random.split(rng, 5)
+        g, b = self._peg_geom, self._peg_body
+
+        def scale(key, rng_range):
+            return jax.random.uniform(key, (), minval=rng_range[0], maxval=rng_range[1])
+
+        m = scale(k_m, r.mass_scale)
+        s = scale(k_s, r.size_scale)
+        jitter = jax.random.uniform(k_c, (len(self._coloured_geoms), 3), minval=-r.rgba_jitter,
+                                    maxval=r.rgba_jitter)
+        rgba = model.geom_rgba.at[jnp.asarray(self._coloured_geoms), :3].add(jitter)
+        model = model.tree_replace({
+            "geom_friction": model.geom_friction.at[g, 0].multiply(scale(k_f, r.friction_scale)),
+            "body_mass": model.body_mass.at[b].multiply(m),
+            "body_inertia": model.body_inertia.at[b].multiply(m * s * s),  # a box: mass * size^2
+            "geom_size": model.geom_size.at[g].multiply(s),
+            "geom_rbound": model.geom_rbound.at[g].multiply(s),
+            "geom_aabb": model.geom_aabb.at[g].multiply(s),
+            "geom_rgba": jnp.clip(rgba, 0.0, 1.0),
+        })
+        return jitter_cameras(model, observation_camera_ids(self), r.camera, k_cam)
 
     # ------------------------------------------------------------------ scripted expert
 
@@ -205,8 +258,9 @@ class PegInsertion(Env):
         tcp, yaw, opening, peg, quat, hole = s[0:3], s[3], s[4], s[5:8], s[8:12], s[12:14]
         bottom = s[14]
         peg_yaw = wrap_quarter(quat_yaw(quat))
-        grasp_opening = PEG_HALF[0] - PAD_INNER
-        grasp_z = peg[2] + PEG_HALF[2] - GRASP_BELOW_TOP
+        half = state.info["peg_half"]
+        grasp_opening = half[0] - PAD_INNER
+        grasp_z = peg[2] + half[2] - GRASP_BELOW_TOP
 
         # --- reach and grasp (as long as the peg is not held)
         target_yaw = yaw + wrap_quarter(peg_yaw - yaw)

@@ -35,8 +35,8 @@ import mujoco
 import numpy as np
 
 from jaxrobot.config import Config, require
-from jaxrobot.sim import render
 from jaxrobot.sim.env import Env, EnvConfig, State
+from jaxrobot.sim.randomize import CAMERA_FIELDS, CameraJitter, jitter_cameras, observation_camera_ids
 
 ASSET = pathlib.Path(__file__).resolve().parents[1] / "assets" / "gripper_cube" / "gripper_cube.xml"
 
@@ -46,6 +46,8 @@ TCP_OFFSET = -0.075  # tcp site z below the base
 TABLE_TOP = 0.40
 PAD_INNER = 0.008  # finger pad inner face at |y| = PAD_INNER + opening
 OPEN = 0.04
+# Actions are tcp targets in the world frame: actuator controls (joint offsets from the base) + this.
+GRIPPER_CTRL_OFFSET = (float(BASE_POS[0]), float(BASE_POS[1]), float(BASE_POS[2] + TCP_OFFSET), 0.0, 0.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +55,8 @@ class PickCubeRandomization(Config):
     """Domain randomisation of model fields (applied per environment by :mod:`jaxrobot.sim.randomize`).
 
     Each ``*_scale`` is a multiplicative range (lo, hi) sampled uniformly; ``rgba_jitter`` is added to the
-    cube and table colours (clipped to [0, 1]).
+    cube and table colours (clipped to [0, 1]); ``camera`` jitters the pose of the observation cameras
+    (``config.cameras``; about one pixel at 32 x 32 by default).
     """
 
     kind: ClassVar[str] = "sim.pick_cube.randomization"
@@ -61,6 +64,7 @@ class PickCubeRandomization(Config):
     mass_scale: tuple[float, float] = (0.5, 2.0)
     size_scale: tuple[float, float] = (0.8, 1.2)
     rgba_jitter: float = 0.2
+    camera: CameraJitter = CameraJitter(position=0.01, rotation=0.03)
 
     def check(self) -> None:
         for name in ("friction_scale", "mass_scale", "size_scale"):
@@ -129,8 +133,10 @@ class PickCube(Env):
     """Pick up the cube; see the module docstring for observation, action and success."""
 
     language_instruction = "pick up the cube"
+    state_dim = 12
+    ctrl_offset = GRIPPER_CTRL_OFFSET
     randomized_fields = ("geom_friction", "body_mass", "body_inertia", "geom_size", "geom_rbound",
-                         "geom_aabb", "geom_rgba")
+                         "geom_aabb", "geom_rgba", *CAMERA_FIELDS)
 
     def __init__(self, config: PickCubeConfig):
         super().__init__(config)
@@ -142,35 +148,9 @@ class PickCube(Env):
         key = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_KEY, "home")
         self._home_qpos = jnp.asarray(m.key_qpos[key], jnp.float32)
         self._home_ctrl = jnp.asarray(m.key_ctrl[key], jnp.float32)
-        self._ctrl_offset = jnp.asarray([BASE_POS[0], BASE_POS[1], BASE_POS[2] + TCP_OFFSET, 0.0, 0.0])
-        lo, hi = m.actuator_ctrlrange[:, 0], m.actuator_ctrlrange[:, 1]
-        size = config.image_size
-        self._cams = [(name, render.camera_id(m, name), render.intrinsics(m, name, size, size))
-                      for name in (config.cameras if size else ())]
-        offset = np.asarray(self._ctrl_offset)
-        self._low = (lo + offset).astype(np.float32)
-        self._high = (hi + offset).astype(np.float32)
 
     def _build_mj_model(self) -> mujoco.MjModel:
         return mujoco.MjModel.from_xml_path(str(ASSET))
-
-    @property
-    def action_low(self) -> np.ndarray:
-        return self._low
-
-    @property
-    def action_high(self) -> np.ndarray:
-        return self._high
-
-    def camera_intrinsics(self, camera: str) -> np.ndarray:
-        """3x3 intrinsics of ``camera`` at ``image_size`` (extrinsics: ``render.extrinsics(data, id)``)."""
-        return render.intrinsics(self.mj_model, camera, self.config.image_size, self.config.image_size)
-
-    def observation_spec(self) -> dict[str, tuple[tuple[int, ...], str]]:
-        spec = {"state": ((12,), "float32")}
-        for cam in self.config.cameras if self.config.image_size else ():
-            spec[f"image_{cam}"] = ((self.config.image_size, self.config.image_size, 3), "uint8")
-        return spec
 
     # ------------------------------------------------------------------ dynamics
 
@@ -210,11 +190,7 @@ class PickCube(Env):
         state = jnp.concatenate([
             tcp, data.qpos[10:11], data.qpos[11:12], data.xpos[self._cube_body], data.xquat[self._cube_body],
         ]).astype(jnp.float32)
-        obs = {"state": state}
-        size = self.config.image_size
-        for name, cam, k in self._cams:
-            _, obs[f"image_{name}"] = render.render_rgbd(model, data, cam, k, size, size)
-        return obs
+        return {"state": state, **self.render_observation(model, data)}
 
     def _evaluate(self, model, data, info):
         cfg: PickCubeConfig = self.config
@@ -235,7 +211,8 @@ class PickCube(Env):
         return reward, success, failure, metrics, dict(info, hold=hold)
 
     def randomize_model(self, model, rng: jax.Array):
-        """One environment's model with cube friction, mass, size and cube/table colours resampled."""
+        """One environment's model with cube friction, mass, size, cube/table colours and camera poses
+        resampled."""
         r: PickCubeRandomization = self.config.randomization
         k_f, k_m, k_s, k_c = jax.random.split(rng, 4)
         g, b, t = self._cube_geom, self._cube_body, self._table_geom
@@ -255,10 +232,12 @@ class PickCube(Env):
         jitter = jax.random.uniform(k_c, (2, 3), minval=-r.rgba_jitter, maxval=r.rgba_jitter)
         rgba = model.geom_rgba.at[jnp.array([g, t]), :3].add(jitter)
         rgba = jnp.clip(rgba, 0.0, 1.0)
-        return model.tree_replace({
+        model = model.tree_replace({
             "geom_friction": friction, "body_mass": mass, "body_inertia": inertia, "geom_size": size,
             "geom_rbound": rbound, "geom_aabb": aabb, "geom_rgba": rgba,
         })
+        # A key of its own (fold_in): the other draws stay what they were before cameras were jittered.
+        return jitter_cameras(model, observation_camera_ids(self), r.camera, jax.random.fold_in(rng, 0xCA))
 
     # ------------------------------------------------------------------ scripted expert
 

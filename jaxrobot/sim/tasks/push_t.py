@@ -36,8 +36,8 @@ import mujoco
 import numpy as np
 
 from jaxrobot.config import Config, require
-from jaxrobot.sim import render
 from jaxrobot.sim.env import Env, EnvConfig, State
+from jaxrobot.sim.randomize import CAMERA_FIELDS, CameraJitter, jitter_cameras, observation_camera_ids
 
 ASSET = pathlib.Path(__file__).resolve().parents[1] / "assets" / "push_t" / "push_t.xml"
 
@@ -179,11 +179,12 @@ CONTACT_POINTS, CONTACT_NORMALS = _contact_candidates()
 @dataclasses.dataclass(frozen=True)
 class PushTRandomization(Config):
     """Domain randomisation: the block's table drag and dry friction (one scale for all three block
-    dofs) and the block colour."""
+    dofs), the block colour and the pose of the observation cameras (``camera``)."""
 
     kind: ClassVar[str] = "sim.push_t.randomization"
     friction_scale: tuple[float, float] = (0.7, 1.4)
     rgba_jitter: float = 0.15
+    camera: CameraJitter = CameraJitter(position=0.01, rotation=0.03)
 
     def check(self) -> None:
         lo, hi = self.friction_scale
@@ -241,37 +242,16 @@ class PushT(Env):
     """Push the T onto the goal; see the module docstring for observation, action and scoring."""
 
     language_instruction = "push the T-shaped block onto the target"
-    randomized_fields = ("dof_damping", "dof_frictionloss", "geom_rgba")
+    state_dim = 5  # actions: the pusher's position-actuator targets, bounded by their ctrlrange (+-WORKSPACE)
+    randomized_fields = ("dof_damping", "dof_frictionloss", "geom_rgba", *CAMERA_FIELDS)
 
     def __init__(self, config: PushTConfig):
         super().__init__(config)
         m = self.mj_model
         self._block_geoms = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, n) for n in ("bar", "stem")]
-        self._low = np.full(2, -WORKSPACE, np.float32)
-        self._high = np.full(2, WORKSPACE, np.float32)
-        size = config.image_size
-        self._cams = [(name, render.camera_id(m, name), render.intrinsics(m, name, size, size))
-                      for name in (config.cameras if size else ())]
 
     def _build_mj_model(self) -> mujoco.MjModel:
         return mujoco.MjModel.from_xml_path(str(ASSET))
-
-    @property
-    def action_low(self) -> np.ndarray:
-        return self._low
-
-    @property
-    def action_high(self) -> np.ndarray:
-        return self._high
-
-    def camera_intrinsics(self, camera: str) -> np.ndarray:
-        return render.intrinsics(self.mj_model, camera, self.config.image_size, self.config.image_size)
-
-    def observation_spec(self) -> dict[str, tuple[tuple[int, ...], str]]:
-        spec = {"state": ((5,), "float32")}
-        for cam in self.config.cameras if self.config.image_size else ():
-            spec[f"image_{cam}"] = ((self.config.image_size, self.config.image_size, 3), "uint8")
-        return spec
 
     def reset_with(self, model, rng: jax.Array) -> State:
         cfg: PushTConfig = self.config
@@ -303,11 +283,8 @@ class PushT(Env):
         return jnp.concatenate([data.qpos[0:2], wrap_angle(data.qpos[2:3])])
 
     def _obs(self, model, data) -> dict[str, jax.Array]:
-        obs = {"state": jnp.concatenate([data.qpos[3:5], self.block_pose(data)]).astype(jnp.float32)}
-        size = self.config.image_size
-        for name, cam, k in self._cams:
-            _, obs[f"image_{name}"] = render.render_rgbd(model, data, cam, k, size, size)
-        return obs
+        state = jnp.concatenate([data.qpos[3:5], self.block_pose(data)]).astype(jnp.float32)
+        return {"state": state, **self.render_observation(model, data)}
 
     def _evaluate(self, data):
         pose = self.block_pose(data)
@@ -323,7 +300,7 @@ class PushT(Env):
         return reward, success, failure, metrics
 
     def randomize_model(self, model, rng: jax.Array):
-        """One environment's model with the block's table drag scaled and its colour jittered."""
+        """One environment's model with the block's table drag scaled, its colour and the cameras jittered."""
         r: PushTRandomization = self.config.randomization
         k_f, k_c = jax.random.split(rng)
         scale = jax.random.uniform(k_f, (), minval=r.friction_scale[0], maxval=r.friction_scale[1])
@@ -331,8 +308,9 @@ class PushT(Env):
         friction = model.dof_frictionloss.at[0:3].multiply(scale)
         jitter = jax.random.uniform(k_c, (3,), minval=-r.rgba_jitter, maxval=r.rgba_jitter)
         rgba = model.geom_rgba.at[jnp.array(self._block_geoms), :3].add(jitter)
-        return model.tree_replace({"dof_damping": damping, "dof_frictionloss": friction,
-                                   "geom_rgba": jnp.clip(rgba, 0.0, 1.0)})
+        model = model.tree_replace({"dof_damping": damping, "dof_frictionloss": friction,
+                                    "geom_rgba": jnp.clip(rgba, 0.0, 1.0)})
+        return jitter_cameras(model, observation_camera_ids(self), r.camera, jax.random.fold_in(rng, 0xCA))
 
     # ------------------------------------------------------------------ scripted expert
 
