@@ -20,6 +20,9 @@ _SOURCE_MODULES = {
     "rlds": "jaxrobot.data.rlds_source",
     "mixture": "jaxrobot.data.rlds_source",
     "grasp_rlds": "jaxrobot.grasping.dataset",
+    "synthetic_grasp_maps": "jaxrobot.data.synthetic_vision",
+    "synthetic_grasp_candidates": "jaxrobot.data.synthetic_vision",
+    "synthetic_servo": "jaxrobot.data.synthetic_vision",
 }
 
 

@@ -17,7 +17,10 @@ Plans come from, in order:
      ``denoise_step(x, t, t_prev, conditioning) -> x`` (one DDIM update, eta = 0, with the schedule's
      alpha-bar table baked in as a constant); the timesteps are written to the bundle and the loop is run
      by the runtime, like ``DiffusionModel.predict`` runs it in JAX;
-   - ``grasp_maps``: ``maps(observation arrays) -> maps [B, H, W, 4]`` (no policy state).
+   - ``grasp_maps``: ``maps(observation arrays) -> maps [B, H, W, 4]`` (no policy state);
+   - ``grasp_candidates``: ``score(crops [B, S, S], grip_depth [B]) -> logit [B], probability [B]``
+     (the GQ-CNN-style scorer; crops are cut outside the graph);
+   - ``servo``: ``servo(image, goal_image) -> twist [B, 6], twist_normalized [B, 6]``.
 
 Graph inputs are named after the observation key without its ``observation/`` prefix (``state``,
 ``image_wrist``): the same names the runtime receives from the robot, so no mapping table is needed.
@@ -69,7 +72,8 @@ class ExportPlan:
     """The functions of one model plus what the runtime needs to drive them.
 
     ``runtime["kind"]``: ``"chunk_policy"`` (one ``policy`` call per plan), ``"diffusion_policy"``
-    (``encode`` then the DDIM loop over ``denoise_step``) or ``"maps"`` (a stateless vision model).
+    (``encode`` then the DDIM loop over ``denoise_step``), or a stateless vision model run through
+    ``Bundle.runner``: ``"maps"`` (grasp maps), ``"grasp_scorer"`` (candidate scorer), ``"servo"``.
     ``sample_inputs(batch, rng)`` builds every function's inputs from a jaxrobot batch (observation
     keys ``observation/<name>``) so parity runs on real data; ``rng`` is a numpy Generator for noise.
     """
@@ -122,6 +126,7 @@ def _policy_runtime(meta: dict[str, Any], cfg_model: Any) -> dict[str, Any]:
         "action_offset": int(getattr(runner, "action_offset", 0)),
         "temporal_ensemble_coeff": None if m is None else float(m),
         "state_dim": None if runner.state_dim is None else int(runner.state_dim),
+        "state_slices": [list(t) for t in runner.state_slices] if runner.state_slices else None,
         "normalization": runner.mode,
         "cameras": list(spec.get("cameras", [])),
         "action_dim": int(spec.get("action_dim", 0)) or None,
@@ -214,7 +219,63 @@ def maps_plan(model: Any, params: Any, meta: dict[str, Any], example_batch) -> E
     def sample(batch, rng):
         return {"maps": observation_inputs(batch, specs)}
 
-    return ExportPlan([ExportFunction("maps", maps, specs, ("maps",))], {"kind": "maps"}, sample)
+    runtime = {"kind": "maps", "outputs": {"maps": ["quality", "cos2", "sin2", "width"]},
+               "max_width": float(model.config.max_width)}
+    return ExportPlan([ExportFunction("maps", maps, specs, ("maps",))], runtime, sample)
+
+
+def candidates_plan(model: Any, params: Any, meta: dict[str, Any], example_batch) -> ExportPlan:
+    """GQ-CNN-style scorer: ``score(crops [B, S, S], grip_depth [B]) -> logit [B], probability [B]``.
+
+    The grasp-aligned crop stays outside the graph (a gather the robot side does once per candidate
+    set); the runtime spec records how it is cut (:func:`~jaxrobot.vision.grasp_candidates.crop_aligned`).
+    Parity inputs are real crops, cut by the model's own ``crops`` from the dataset's scenes.
+    """
+    import jax
+
+    c = model.config
+    specs = (TensorSpec("crops", (None, c.crop_size, c.crop_size), "float32"),
+             TensorSpec("grip_depth", (None,), "float32"))
+
+    def score(crops, grip_depth):
+        logit = model.score_crops(params, crops, grip_depth)
+        return logit, jax.nn.sigmoid(logit)
+
+    def sample(batch, rng):
+        crops = np.asarray(jax.jit(model.crops)({k: np.asarray(batch[k]) for k in
+                                                 ("observation/depth", "grasp/center", "grasp/angle")}))
+        return {"score": {"crops": crops.astype(np.float32),
+                          "grip_depth": np.asarray(batch["grasp/depth"], np.float32)}}
+
+    runtime = {"kind": "grasp_scorer", "crop_size": int(c.crop_size), "crop_scale": float(c.crop_scale),
+               "crop": "depth image [H, W] (m) sampled bilinearly (edge clamp) at centre + a*d + b*n, "
+                       "d = (cos angle, sin angle) the closing axis, n = (-sin angle, cos angle), "
+                       "a = (col - (S-1)/2) * crop_scale, b = (row - (S-1)/2) * crop_scale",
+               "grip_depth": "gripper depth along the optical axis (m)"}
+    return ExportPlan([ExportFunction("score", score, specs, ("logit", "probability"))], runtime, sample)
+
+
+def servo_plan(model: Any, params: Any, meta: dict[str, Any], example_batch) -> ExportPlan:
+    """Deep visual servo: ``servo(image, goal_image) -> twist [B, 6], twist_normalized [B, 6]``.
+
+    ``twist`` is in m/s and rad/s (camera frame, OpenCV axes); ``twist_normalized`` (= twist /
+    twist_scale, the network's regression target, O(1)) is the output the parity tolerances are meant
+    for: the physical twist is a few cm/s, where an absolute tolerance says little.
+    """
+    specs = observation_specs(example_batch)
+    scale = np.asarray(model.config.twist_scale, np.float32)
+
+    def servo(*obs):
+        o = _as_obs(specs, obs)
+        normalized = model.net.apply(params, o["observation/image"], o["observation/goal_image"])
+        return normalized * scale, normalized
+
+    def sample(batch, rng):
+        return {"servo": observation_inputs(batch, specs)}
+
+    runtime = {"kind": "servo", "twist_scale": [float(s) for s in model.config.twist_scale],
+               "twist": "camera twist (vx, vy, vz, wx, wy, wz), camera frame with OpenCV axes, m/s and rad/s"}
+    return ExportPlan([ExportFunction("servo", servo, specs, ("twist", "twist_normalized"))], runtime, sample)
 
 
 def _eval_shape(fn, *args):
@@ -229,6 +290,8 @@ ADAPTERS: dict[str, PlanBuilder] = {
     "act": chunk_policy_plan,
     "diffusion": diffusion_plan,
     "grasp_maps": maps_plan,
+    "grasp_candidates": candidates_plan,
+    "servo": servo_plan,
 }
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from jaxrobot.export.errors import ExportError
 from jaxrobot.export.functions import ExportFunction
 from jaxrobot.export.provenance import explain_failure
+from jaxrobot.export.workarounds import for_jax2tf
 
 PRECISIONS = ("fp32", "fp16", "int8", "int8_full")
 
@@ -56,7 +57,9 @@ def to_tflite(fn: ExportFunction, precision: str = "fp32",
         out = out if isinstance(out, (tuple, list)) else (out,)
         return dict(zip(names, out, strict=True))
 
-    converted = jax2tf.convert(wrapped, with_gradient=False,
+    # for_jax2tf: static indexing (x[:, -1]) traced as slices, not gathers TFLite cannot convert at a
+    # dynamic batch (workarounds.py).
+    converted = jax2tf.convert(for_jax2tf(wrapped), with_gradient=False,
                                polymorphic_shapes=_polymorphic(fn) if batch is None else None)
     signature = [tf.TensorSpec([batch if d is None else d for d in s.shape], tf.as_dtype(s.dtype), name=s.name)
                  for s in fn.inputs]

@@ -13,6 +13,12 @@ proves it on every export):
   ``padding=[(2, 2)]``) fails: jax2onnx binds Flax's canonical padding, a list, as an equation parameter,
   which JAX >= 0.7 requires to be hashable; the canonical padding is returned as a tuple instead.
 
+For TFLite (:func:`for_jax2tf`, applied while ``jax2tf`` traces a function): with a symbolic batch
+dimension, jax lowers static integer indexing such as ``x[:, -1]`` or ``x[:, 0]`` to a gather whose slice
+sizes hold the batch size (``dynamic_gather`` in StableHLO), which TFLiteConverter cannot lower; the
+export then falls back to a batch-1 model. Such indices are traced as ``lax.slice`` + ``lax.squeeze``
+instead, which is what jax emits for them when every dimension is known.
+
 Known bugs avoided elsewhere (see /work/shared/FACTS.md): a ``fori_loop`` body capturing traced values
 (models carry them), ``nn.max_pool`` with a positional window (models pass ``window_shape=``),
 ``jnp.mean`` at opset 17, fp16 Linen convs (graphs are exported in fp32).
@@ -70,5 +76,87 @@ def for_jax2onnx(fn: Callable[..., Any]) -> Callable[..., Any]:
         finally:
             for module, name, value in saved:
                 setattr(module, name, value)
+
+    return traced
+
+
+def _is_static_int(i: Any) -> bool:
+    import numpy as np
+
+    return isinstance(i, int | np.integer) and not isinstance(i, bool | np.bool_)
+
+
+def take_by_slicing(arr: Any, idx: Any) -> Any:
+    """``arr[idx]`` as ``lax.slice`` + ``lax.squeeze`` when ``arr`` has a symbolic dimension and ``idx`` holds
+    only static integers and static forward slices (``:`` on the symbolic dimensions); else ``None``.
+
+    Out-of-range integers, negative steps, ``None`` (new axes), arrays and booleans return ``None`` so the
+    caller falls back to jax's own indexing (and its errors).
+    """
+    from jax import core, lax
+
+    shape = getattr(arr, "shape", None)
+    if shape is None or all(core.is_constant_dim(d) for d in shape):
+        return None
+    items = idx if isinstance(idx, tuple) else (idx,)
+    n_ellipsis = sum(i is Ellipsis for i in items)
+    n_real = len(items) - n_ellipsis
+    if n_ellipsis > 1 or n_real > len(shape):
+        return None
+    if n_ellipsis:
+        pos = next(k for k, i in enumerate(items) if i is Ellipsis)
+        items = items[:pos] + (slice(None),) * (len(shape) - n_real) + items[pos + 1:]
+    else:
+        items = items + (slice(None),) * (len(shape) - n_real)
+    starts, limits, strides, squeeze = [], [], [], []
+    for axis, (i, d) in enumerate(zip(items, shape, strict=True)):
+        if isinstance(i, slice) and i.start is None and i.stop is None and i.step in (None, 1):
+            starts.append(0)
+            limits.append(d)
+            strides.append(1)
+        elif not core.is_constant_dim(d):
+            return None
+        elif _is_static_int(i):
+            j = int(i) + d if i < 0 else int(i)
+            if not 0 <= j < d:
+                return None
+            starts.append(j)
+            limits.append(j + 1)
+            strides.append(1)
+            squeeze.append(axis)
+        elif isinstance(i, slice) and all(v is None or _is_static_int(v) for v in (i.start, i.stop, i.step)):
+            lo, hi, step = i.indices(d)
+            if step <= 0 or hi <= lo:
+                return None
+            starts.append(lo)
+            limits.append(hi)
+            strides.append(step)
+        else:
+            return None
+    out = lax.slice(arr, starts, limits, strides if any(s != 1 for s in strides) else None)
+    return lax.squeeze(out, squeeze) if squeeze else out
+
+
+def _sliced_take(original):
+    def rewriting_take(arr, idx, *args, **kwargs):
+        out = take_by_slicing(arr, idx)
+        return original(arr, idx, *args, **kwargs) if out is None else out
+
+    return rewriting_take
+
+
+def for_jax2tf(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` with static integer indexing traced as slices while it runs (see the module docstring), so a
+    dynamic-batch model lowers to TFLite builtins. Exact: the same elements are selected."""
+    from jax._src.numpy import indexing
+
+    @functools.wraps(fn)
+    def traced(*args):
+        saved = indexing.rewriting_take
+        indexing.rewriting_take = _sliced_take(saved)
+        try:
+            return fn(*args)
+        finally:
+            indexing.rewriting_take = saved
 
     return traced

@@ -112,8 +112,14 @@ class GraspMapConfig(Config):
 
 
 def _image_mean(x: jax.Array) -> jax.Array:
-    """Per-image, per-channel mean over H, W of [B, H, W, C] as sum / count (exportable)."""
-    return jnp.sum(x, axis=(1, 2), keepdims=True) / (x.shape[1] * x.shape[2])
+    """Per-image, per-channel mean over H, W of [B, H, W, C] as sum / count (exportable), corrected by the
+    mean of the residuals (two-pass): the same value in exact arithmetic, but accurate to float32 rounding
+    on every backend. A plain float32 sum of ~1,000 depths near 0.6 m is off by ~1e-3 when summed
+    sequentially (ONNX Runtime's ReduceSum at batch > 1), which the depth scaling and a trained GG-CNN2
+    amplify to ~4e-4 in the maps, beyond the export's fp32 parity tolerance."""
+    n = x.shape[1] * x.shape[2]
+    mean = jnp.sum(x, axis=(1, 2), keepdims=True) / n
+    return mean + jnp.sum(x - mean, axis=(1, 2), keepdims=True) / n
 
 
 def _upsample_axis(x: jax.Array, axis: int) -> jax.Array:
@@ -377,7 +383,9 @@ class GQCNN(nn.Module):
         z = ((grip_depth - cfg.depth_mean) / cfg.depth_std)[:, None]
         z = nn.relu(nn.Dense(cfg.depth_hidden, name="depth_fc")(z))
         x = nn.relu(nn.Dense(cfg.merge_hidden, name="merge_fc")(jnp.concatenate([x, z], -1)))
-        return nn.Dense(1, name="logit")(x)[:, 0]
+        # squeeze, not [:, 0]: with a symbolic batch, jax lowers static integer indexing to a gather
+        # (dynamic_gather in StableHLO) that TFLite cannot convert.
+        return jnp.squeeze(nn.Dense(1, name="logit")(x), axis=-1)
 
 
 class GraspCandidateModel:
