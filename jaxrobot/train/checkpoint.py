@@ -12,6 +12,7 @@ only once whole; :func:`complete_steps` ignores anything else.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import pathlib
 import re
@@ -110,13 +111,28 @@ def restore_arrays(workdir: str | pathlib.Path, step: int | None = None, item: s
     if step not in steps:
         raise FileNotFoundError(f"no complete checkpoint for step {step} (complete steps: {steps})")
     path = checkpoint_dir(workdir) / str(step) / item
-    with ocp.StandardCheckpointer() as ckptr:
+    # Reading one item of a complete step folder directly: orbax warns that the item folder has no
+    # _CHECKPOINT_METADATA of its own (the step folder has it); silence that one false alarm.
+    with _quiet_absl(), ocp.StandardCheckpointer() as ckptr:
         meta = ckptr.metadata(path)
         tree = meta.item_metadata.tree if hasattr(meta, "item_metadata") else meta
         cpu = jax.sharding.SingleDeviceSharding(jax.local_devices(backend="cpu")[0])
         abstract = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=cpu), tree)
         restored = ckptr.restore(path, abstract)
     return step, jax.tree.map(np.asarray, restored)
+
+
+@contextlib.contextmanager
+def _quiet_absl():
+    import logging
+
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def digest(tree) -> str:
