@@ -23,6 +23,7 @@ _SOURCE_MODULES = {
     "synthetic_grasp_maps": "jaxrobot.data.synthetic_vision",
     "synthetic_grasp_candidates": "jaxrobot.data.synthetic_vision",
     "synthetic_servo": "jaxrobot.data.synthetic_vision",
+    "servo_target_pairs": "jaxrobot.servoing.dataset",
 }
 
 
