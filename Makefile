@@ -49,3 +49,30 @@ bazel-test: $(STAMP)
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache
+
+# Side by side with LeRobot (issue 5): a separate venv with LeRobot 0.4.4 on CPU torch 2.13.0 (never a
+# CUDA build: torch is pinned exactly in every install line, and a CPU wheel of it lies in the local wheel
+# folder). lerobot and torchvision go in with --no-deps (their declared deps pull CUDA torch and more);
+# LeRobot's light runtime deps are listed by hand (pyserial: `import lerobot.policies` reaches
+# lerobot.motors). pip's "dependency conflicts" report about lerobot's declared pins is expected.
+PEERS_VENV := .venv-peers
+PEERS_PY := $(PEERS_VENV)/bin/python
+PEERS_STAMP := $(PEERS_VENV)/.installed
+PEERS_DEPS := 'numpy<2.3' pillow einops 'diffusers<0.36' draccus==0.10.0 'huggingface-hub<0.36' safetensors \
+  gymnasium termcolor datasets pandas imageio accelerate deepdiff av 'pyserial>=3.5,<4'
+PEERS_PIP = $(PEERS_PY) -m pip install -q $(1) 2>&1 | { grep -v "^WARNING: Location" || true; }; \
+  test $${PIPESTATUS[0]} -eq 0 || { echo "error: pip install failed (see above)"; exit 1; }
+
+.PHONY: bench-peers
+
+$(PEERS_STAMP):
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found"; exit 1; }
+	test -d $(PEERS_VENV) || $(PYTHON) -m venv $(PEERS_VENV)
+	$(call PEERS_PIP,torch==2.13.0)
+	$(call PEERS_PIP,--no-deps lerobot==0.4.4 torchvision==0.28.0)
+	$(call PEERS_PIP,torch==2.13.0 $(PEERS_DEPS))
+	PYTHONWARNINGS=ignore $(PEERS_PY) bench/peers_lerobot.py --check
+	touch $(PEERS_STAMP)
+
+bench-peers: $(STAMP) $(PEERS_STAMP)
+	$(PY) bench/peers.py
