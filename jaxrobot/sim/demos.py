@@ -20,6 +20,13 @@ Episode layout (flat keys, T = steps until the episode ended)::
 
 Each step holds the observation *before* the action; the episode ends on the step whose action made the
 task succeed (``is_last`` and ``is_terminal`` there), as ACT/LeRobot sim datasets end at success.
+
+Speed (demo generation is physics bound): the expert and the env step run fused, ``chunk`` control steps
+per jitted call (``BatchedEnv.expert_steps``), and :func:`collect` batches continuously: a slot whose
+episode ended is reset to the next episode index at the next chunk boundary, so no environment keeps
+simulating a finished episode until the slowest one of its batch is done. Every episode runs to its own
+first ``done`` (success, failure or the time limit) and depends only on (seed, episode index), so the kept
+episodes are the first ``episodes`` successful indices whatever ``batch_size`` and ``chunk`` are.
 """
 
 from __future__ import annotations
@@ -30,13 +37,18 @@ import time
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxrobot.data.base import DataError
-from jaxrobot.sim.batch import BatchedEnv, batched, episode_keys
+from jaxrobot.sim.batch import BatchedEnv, batched, episode_keys, episode_keys_at
 from jaxrobot.sim.env import Env
 
 MAX_BATCH = 512  # per-call batch cap on CPU (shared/FACTS.md: batched MJX calls, throughput saturates)
+#: Control steps per jitted call. Demo collection restarts finished slots only at chunk boundaries, so a
+#: finished episode idles (chunk - 1) / 2 steps on average (~3% of a 45-step pick at 4), while every
+#: call costs a dispatch, a host sync and one batched reset.
+CHUNK = 4
 
 
 def dataset_name(task: str) -> str:
@@ -50,39 +62,51 @@ def choose_batch_size(episodes: int, batch_size: int = 256) -> int:
 
 
 def rollout_expert(benv: BatchedEnv, seed: int, start: int, n: int,
-                   stop_fraction: float = 1.0) -> dict[str, np.ndarray]:
+                   stop_fraction: float = 1.0, chunk: int = CHUNK) -> dict[str, np.ndarray]:
     """Run the expert on episodes ``start .. start+n-1`` until all are done; host arrays [n, T, ...].
 
-    ``stop_fraction < 1`` stops the batch once that fraction of episodes is done: for demo generation
-    the stragglers are failing episodes that would otherwise keep the whole batch running to the time
-    limit (they are cut and discarded as failures; which ones depends on the batch, deterministically).
+    ``stop_fraction < 1`` stops the batch once that fraction of episodes is done: the stragglers are cut
+    (and count as failures; which ones depends on the batch, deterministically).
+
+    Runs ``chunk`` control steps per call (``BatchedEnv.expert_steps``) and checks the stop rule per step
+    on the host between chunks: the steps a chunk ran past the stopping step are dropped, so the result
+    is that of stepping one control step at a time and stopping at the first step where the fraction of
+    ``done`` environments reaches ``stop_fraction`` (or at the time limit).
 
     Returns ``obs/<key>``, ``label``, ``executed``, ``reward``, ``success``, ``done`` (per step, after the
-    step's action), ``qpos0`` (initial joint positions [n, nq]) and ``ctrl_steps`` (control steps run).
+    step's action), ``qpos0`` (initial joint positions [n, nq]) and ``ctrl_steps`` (control steps kept).
     """
     env = benv.env
+    limit = env.config.episode_steps
     k_reset, k_policy, k_model = episode_keys(seed, start, n)
     models = benv.models(k_model)
     state = benv.reset(models, k_reset)
-    qpos0 = state.data.qpos
-    rec: dict[str, list] = {"label": [], "executed": [], "reward": [], "success": [], "done": []}
-    obs_rec: dict[str, list] = {k: [] for k in state.obs}
-    for _ in range(env.config.episode_steps):
-        label, executed = benv.expert(state, k_policy)
-        for k, v in state.obs.items():
-            obs_rec[k].append(v)
-        rec["label"].append(label)
-        rec["executed"].append(executed)
-        state = benv.step(models, state, executed)
-        rec["reward"].append(state.reward)
-        rec["success"].append(state.success)
-        rec["done"].append(state.done)
-        if np.asarray(state.done).mean() >= stop_fraction:
+    qpos0 = np.asarray(state.data.qpos)
+    pieces: list[dict[str, np.ndarray]] = []
+    steps = 0
+    while steps < limit:
+        state, rec = benv.expert_steps(models, state, k_policy, chunk)
+        rec = _flat_record(rec)
+        take = min(chunk, limit - steps)
+        done_frac = rec["done"][:, :take].mean(axis=0)
+        hit = np.flatnonzero(done_frac >= stop_fraction)
+        if hit.size:
+            take = int(hit[0]) + 1
+        pieces.append({k: v[:, :take] for k, v in rec.items()})
+        steps += take
+        if hit.size:
             break
-    out = {key: np.stack(jax.device_get(v), axis=1) for key, v in rec.items()}
-    out.update({f"obs/{k}": np.stack(jax.device_get(v), axis=1) for k, v in obs_rec.items()})
-    out["qpos0"] = np.asarray(qpos0)
-    out["ctrl_steps"] = np.int64(len(rec["done"]))
+    out = {k: np.concatenate([p[k] for p in pieces], axis=1) for k in pieces[0]}
+    out["qpos0"] = qpos0
+    out["ctrl_steps"] = np.int64(steps)
+    return out
+
+
+def _flat_record(rec: dict[str, Any]) -> dict[str, np.ndarray]:
+    """``expert_steps``' record on the host with the observation keys flattened to ``obs/<key>``."""
+    rec = jax.device_get(rec)
+    out = {f"obs/{k}": np.asarray(v) for k, v in rec.pop("obs").items()}
+    out.update({k: np.asarray(v) for k, v in rec.items()})
     return out
 
 
@@ -90,31 +114,41 @@ def split_episodes(roll: dict[str, np.ndarray], env: Env, seed: int, start: int,
                    action_label: str = "clean") -> list[tuple[bool, dict[str, Any]]]:
     """Cut a batch rollout into RLDS episodes at each env's first ``done``: [(success, episode), ...]."""
     n, t_max = roll["done"].shape
-    actions = roll["label" if action_label == "clean" else "executed"]
-    instruction = env.language_instruction.encode()
     out = []
     for b in range(n):
         done = np.flatnonzero(roll["done"][b])
-        last = int(done[0]) if done.size else t_max - 1
-        length = last + 1
-        success = bool(roll["success"][b, last])
-        terminal = np.zeros(length, bool)
-        terminal[-1] = success
-        ep = {f"steps/observation/{k[4:]}": roll[k][b, :length] for k in roll if k.startswith("obs/")}
-        ep.update({
-            "steps/action": actions[b, :length].astype(np.float32),
-            "steps/reward": roll["reward"][b, :length].astype(np.float32),
-            "steps/discount": (~terminal).astype(np.float32),
-            "steps/is_first": np.arange(length) == 0,
-            "steps/is_last": np.arange(length) == length - 1,
-            "steps/is_terminal": terminal,
-            "steps/language_instruction": np.array([instruction] * length, dtype=object),
-            "episode_metadata/success": success,
-            "episode_metadata/seed": np.int64(seed),
-            "episode_metadata/episode_index": np.int64(start + b),
-        })
-        out.append((success, ep))
+        length = int(done[0]) + 1 if done.size else t_max
+        steps = {k: v[b, :length] for k, v in roll.items() if k.startswith("obs/") or k in _STEP_KEYS}
+        out.append(make_episode(steps, env, seed, start + b, action_label))
     return out
+
+
+_STEP_KEYS = ("label", "executed", "reward", "success", "done")
+
+
+def make_episode(steps: dict[str, np.ndarray], env: Env, seed: int, index: int,
+                 action_label: str = "clean") -> tuple[bool, dict[str, Any]]:
+    """One RLDS episode from its per-step arrays (``obs/<key>``, ``label``, ``executed``, ``reward``,
+    ``success``, cut after its first ``done`` or at the time limit): ``(success, episode)``."""
+    length = len(steps["reward"])
+    success = bool(steps["success"][-1])
+    terminal = np.zeros(length, bool)
+    terminal[-1] = success
+    actions = steps["label" if action_label == "clean" else "executed"]
+    ep = {f"steps/observation/{k[4:]}": v for k, v in steps.items() if k.startswith("obs/")}
+    ep.update({
+        "steps/action": actions.astype(np.float32),
+        "steps/reward": steps["reward"].astype(np.float32),
+        "steps/discount": (~terminal).astype(np.float32),
+        "steps/is_first": np.arange(length) == 0,
+        "steps/is_last": np.arange(length) == length - 1,
+        "steps/is_terminal": terminal,
+        "steps/language_instruction": np.array([env.language_instruction.encode()] * length, dtype=object),
+        "episode_metadata/success": success,
+        "episode_metadata/seed": np.int64(seed),
+        "episode_metadata/episode_index": np.int64(index),
+    })
+    return success, ep
 
 
 def features(env: Env) -> dict[str, dict[str, Any]]:
@@ -140,43 +174,103 @@ def features(env: Env) -> dict[str, dict[str, Any]]:
     return spec
 
 
+class _Slots:
+    """Host bookkeeping of continuous batching: which episode runs in each slot and its steps so far."""
+
+    def __init__(self, n: int):
+        self.index = np.full(n, -1, np.int64)  # episode index per slot, -1: idle
+        self.pieces: list[list[dict[str, np.ndarray]]] = [[] for _ in range(n)]
+
+    def absorb(self, rec: dict[str, np.ndarray]) -> list[tuple[int, dict[str, np.ndarray]]]:
+        """Append a chunk's record; return ``(index, steps)`` of every episode that ended in it."""
+        ended = []
+        done = rec["done"]
+        for b in np.flatnonzero(self.index >= 0):
+            hit = np.flatnonzero(done[b])
+            stop = int(hit[0]) + 1 if hit.size else done.shape[1]
+            # Copies, so a finished chunk's (possibly image-sized) arrays are not kept alive by slices.
+            self.pieces[b].append({k: v[b, :stop].copy() for k, v in rec.items()})
+            if hit.size:
+                parts = self.pieces[b]
+                ended.append((int(self.index[b]),
+                              {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}))
+                self.pieces[b] = []
+                self.index[b] = -1
+        return ended
+
+
 def collect(env: Env, episodes: int, *, seed: int = 0, batch_size: int = 256, randomize: bool = False,
-            action_label: str = "clean", max_attempts: int | None = None, stop_fraction: float = 0.97,
+            action_label: str = "clean", max_attempts: int | None = None, chunk: int = CHUNK,
             progress: bool = True) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Roll out the expert until ``episodes`` successful episodes exist; returns (episodes, stats)."""
+    """Roll out the expert until ``episodes`` successful episodes exist; returns (episodes, stats).
+
+    Continuous batching over ``batch_size`` slots: each slot runs episode indices 0, 1, 2, ... as they
+    are handed out; after every ``chunk`` control steps, slots whose episode ended start the next index.
+    Collection stops as soon as every index up to the ``episodes``-th success has ended; the episodes
+    kept are exactly those successes, in index order. ``stats``: ``attempts`` (episodes that ended),
+    ``expert_success_rate`` (their success rate), ``physics_steps_per_s`` (physics steps x environments
+    per second, idle slots included), ``rollout_seconds``, ``batch_size``.
+    """
     if episodes < 1:
         raise DataError(f"episodes must be >= 1, got {episodes}")
     benv = batched(env, randomize)
     batch = choose_batch_size(episodes, batch_size)
     max_attempts = max_attempts or max(4 * episodes, 2 * batch)
-    kept: list[dict[str, Any]] = []
-    attempts = 0
-    successes = 0
-    env_steps = 0
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=episodes, desc=f"demos {env.__class__.__name__}", unit="demo", file=sys.stderr)
     t0 = time.perf_counter()
-    while len(kept) < episodes:
-        if attempts >= max_attempts:
-            raise DataError(f"only {len(kept)} of {episodes} demos succeeded after {attempts} attempts "
-                            f"(expert success {successes / max(attempts, 1):.1%})")
-        roll = rollout_expert(benv, seed, attempts, batch, stop_fraction)
-        env_steps += int(roll["ctrl_steps"]) * batch * env.n_substeps
-        for success, ep in split_episodes(roll, env, seed, attempts, action_label):
-            successes += success
-            if success and len(kept) < episodes:
+    slots = _Slots(batch)
+    issued = min(batch, max_attempts)
+    slots.index[:issued] = np.arange(issued)
+    k_reset, k_policy, k_model = episode_keys_at(seed, np.maximum(slots.index, 0))
+    models = benv.models(k_model)
+    # Every episode starts through ``restart`` (one compiled reset for all), so an episode's numbers do not
+    # depend on whether it started first or in a recycled slot.
+    blank = jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), jax.eval_shape(benv.reset, models, k_reset))
+    state = benv.restart(models, blank, k_reset, np.ones(batch, bool))
+    pending: dict[int, tuple[bool, dict[str, Any]]] = {}  # ended episodes at or after ``prefix``
+    prefix = 0  # every index below ``prefix`` has ended
+    ended = successes = env_steps = 0
+    kept: list[dict[str, Any]] = []
+    while True:
+        state, rec = benv.expert_steps(models, state, k_policy, chunk)
+        env_steps += chunk * batch * env.n_substeps
+        for index, steps in slots.absorb(_flat_record(rec)):
+            pending[index] = make_episode(steps, env, seed, index, action_label)
+            ended += 1
+            successes += pending[index][0]
+        while prefix in pending and len(kept) < episodes:
+            success, ep = pending.pop(prefix)
+            if success:
                 kept.append(ep)
                 if bar is not None:
                     bar.update(1)
-        attempts += batch
+            prefix += 1
+        if len(kept) >= episodes:
+            break
+        idle = np.flatnonzero(slots.index < 0)
+        if idle.size == batch and issued >= max_attempts:
+            raise DataError(f"only {len(kept)} of {episodes} demos succeeded after {ended} attempts "
+                            f"(expert success {successes / max(ended, 1):.1%})")
+        new = idle[:max(0, max_attempts - issued)]
+        if new.size:
+            # Idle slots would simulate anyway: start the next indices there, needed or not yet.
+            slots.index[new] = issued + np.arange(new.size)
+            issued += new.size
+            k_reset, k_policy, k_model = episode_keys_at(seed, np.maximum(slots.index, 0))
+            if benv.randomized:
+                models = benv.models(k_model)
+            restart = np.zeros(batch, bool)
+            restart[new] = True
+            state = benv.restart(models, state, k_reset, restart)
     if bar is not None:
         bar.close()
     seconds = time.perf_counter() - t0
-    stats = {"episodes": len(kept), "attempts": attempts, "batch_size": batch,
-             "expert_success_rate": successes / attempts,
+    stats = {"episodes": len(kept), "attempts": ended, "batch_size": batch,
+             "expert_success_rate": successes / max(ended, 1),
              "rollout_seconds": seconds, "physics_steps_per_s": env_steps / max(seconds, 1e-9)}
     return kept, stats
 

@@ -4,11 +4,14 @@ import os
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
-from conftest import SEED
+from conftest import BATCH, SEED
 
-from jaxrobot.sim.demos import choose_batch_size, generate
+from jaxrobot.data.base import DataError
+from jaxrobot.sim.batch import episode_keys, episode_keys_at
+from jaxrobot.sim.demos import CHUNK, choose_batch_size, collect, generate, rollout_expert, split_episodes
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -76,6 +79,106 @@ def test_cli_tasks(capsys):
 
     assert main(["sim", "tasks"]) == 0
     assert "pick_cube" in capsys.readouterr().out.split()
+
+
+def _loop_rollout(benv, seed, n, steps):
+    """Reference: the expert and the env step called once per control step from Python."""
+    k_reset, k_policy, _ = episode_keys(seed, 0, n)
+    state = benv.reset(benv.env.mjx_model, k_reset)
+    rec = {"obs/state": [], "label": [], "executed": [], "reward": [], "success": [], "done": []}
+    for _ in range(steps):
+        label, executed = benv.expert(state, k_policy)
+        rec["obs/state"].append(state.obs["state"])
+        rec["label"].append(label)
+        rec["executed"].append(executed)
+        state = benv.step(benv.env.mjx_model, state, executed)
+        for k in ("reward", "success", "done"):
+            rec[k].append(getattr(state, k))
+    return {k: np.stack(jax.device_get(v), axis=1) for k, v in rec.items()}
+
+
+def test_fused_chunks_record_what_a_step_loop_records(benv, expert_rollout):
+    """expert_steps (expert + step fused in a scan) = the Python loop: the observation *before* each
+    action, reward/success/done after it. Different compiled programs, so float32 rounding may differ:
+    positions agree to 10 um over the first 30 steps (through the grasp), flags exactly there."""
+    t = 30
+    ref = _loop_rollout(benv, SEED, BATCH, t)
+    for key in ("obs/state", "label", "executed", "reward"):
+        np.testing.assert_allclose(expert_rollout[key][:, :t], ref[key], atol=1e-5, err_msg=key)
+    for key in ("success", "done"):
+        np.testing.assert_array_equal(expert_rollout[key][:, :t], ref[key], err_msg=key)
+
+
+def test_rollout_stops_at_the_first_step_reaching_stop_fraction(benv, expert_rollout):
+    """Chunks past the stopping step are dropped: the result is the prefix of the full rollout."""
+    frac = expert_rollout["done"].mean(axis=0)
+    # A fraction whose stopping step falls inside a chunk (not on a chunk boundary).
+    fraction, stop = next((f, int(np.flatnonzero(frac >= f)[0]) + 1) for f in np.unique(frac)[::-1]
+                          if f > 0 and (np.flatnonzero(frac >= f)[0] + 1) % CHUNK)
+    cut = rollout_expert(benv, SEED, 0, BATCH, stop_fraction=float(fraction))
+    assert int(cut["ctrl_steps"]) == stop and cut["done"].shape == (BATCH, stop)
+    for key in ("obs/state", "label", "executed", "reward", "success", "done"):
+        np.testing.assert_array_equal(cut[key], expert_rollout[key][:, :stop], err_msg=key)
+
+
+def test_episode_keys_at_matches_contiguous_keys():
+    idx = np.array([5, 0, 33, 7])
+    for got, want in zip(episode_keys_at(4, idx), episode_keys(4, 0, 40), strict=True):
+        np.testing.assert_array_equal(jax.random.key_data(got), jax.random.key_data(want)[idx])
+
+
+def test_continuous_batching_keeps_the_first_successes_in_index_order(env, benv, expert_rollout):
+    """40 demos from 32 slots: episodes 32.. run in recycled slots (restarted mid-run) and must equal the
+    same episodes run from the start of a batch; kept = the first 40 successful indices."""
+    n = 40
+    kept, stats = collect(env, n, seed=SEED, batch_size=BATCH, progress=False)
+    ref = split_episodes(expert_rollout, env, SEED, 0) + split_episodes(
+        rollout_expert(benv, SEED, BATCH, BATCH), env, SEED, BATCH)
+    want = [ep for ok, ep in ref if ok][:n]
+    assert len(want) == n and len(kept) == n
+    assert stats["episodes"] == n and stats["batch_size"] == BATCH and stats["attempts"] >= n
+    assert 0.95 <= stats["expert_success_rate"] <= 1.0
+    for got, exp in zip(kept, want, strict=True):
+        assert got["episode_metadata/episode_index"] == exp["episode_metadata/episode_index"]
+        assert got["episode_metadata/success"] and got["steps/is_terminal"][-1]
+        assert len(got["steps/action"]) == len(exp["steps/action"])
+        for key in ("steps/observation/state", "steps/action", "steps/reward"):
+            np.testing.assert_allclose(got[key], exp[key], atol=1e-4, err_msg=key)
+        for key in ("steps/is_first", "steps/is_last", "steps/is_terminal", "steps/discount"):
+            np.testing.assert_array_equal(got[key], exp[key], err_msg=key)
+
+
+def test_excluded_contacts_never_come_close(env, expert_rollout):
+    """gripper_cube.xml computes only cube-table, cube-pad and pad-table contacts. Replaying the expert's
+    executed actions in MuJoCo C, the pairs it leaves out stay apart: palm vs cube/table by > 2 cm, the
+    floor vs anything by > 25 cm (the palm, fingers and floor geoms do not collide at all)."""
+    import mujoco
+
+    m = env.mj_model
+    d = mujoco.MjData(m)
+    gid = {n: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, n)
+           for n in ("floor", "table", "cube", "palm", "left_pad", "right_pad")}
+    pairs = {("palm", "cube"): 0.02, ("palm", "table"): 0.02, ("floor", "cube"): 0.25,
+             ("floor", "palm"): 0.25, ("floor", "left_pad"): 0.25, ("floor", "right_pad"): 0.25}
+    offset = np.asarray(env._ctrl_offset)
+    closest = dict.fromkeys(pairs, np.inf)
+    for b in range(BATCH):
+        mujoco.mj_resetData(m, d)
+        d.qpos[:] = expert_rollout["qpos0"][b]
+        for action in expert_rollout["executed"][b]:
+            d.ctrl[:] = np.clip(action, env.action_low, env.action_high) - offset
+            for _ in range(env.n_substeps):
+                mujoco.mj_step(m, d)
+                for a, c in pairs:
+                    dist = mujoco.mj_geomDistance(m, d, gid[a], gid[c], 1.0, None)
+                    closest[a, c] = min(closest[a, c], dist)
+    for pair, margin in pairs.items():
+        assert closest[pair] > margin, (pair, closest[pair])
+
+
+def test_collect_gives_up_after_max_attempts(env, benv):
+    with pytest.raises(DataError, match="after 10 attempts"):
+        collect(env, 20, seed=SEED, batch_size=BATCH, max_attempts=10, progress=False)
 
 
 @pytest.mark.slow

@@ -88,6 +88,12 @@ class PickCubeConfig(EnvConfig):
     expert_noise_hold: control steps a noise sample is held (piecewise constant, so it moves the gripper).
     expert_speed: expert's tcp speed limit (m/s).
     randomization: ranges used by ``jaxrobot.sim.randomize`` (only when randomisation is requested).
+
+    ``sim_dt`` stays 0.005 s (10 physics substeps per control step). ``sim_dt=0.01`` halves the physics
+    cost and the expert still succeeds (98-100%), but the grasp is then under-resolved: a finger pad
+    briefly loses the cube now and then, and MJX (float32) and MuJoCo C (float64) take those slips at
+    different moments (up to 3-8 mm apart), so MJX stops matching the C oracle; 0.0125 s broke grasps
+    (40% success). See the comments in ``gripper_cube.xml``.
     """
 
     kind: ClassVar[str] = "sim.pick_cube"
