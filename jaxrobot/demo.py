@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         _stage(1, n, f"generating {args.demos} scripted {args.task} demos in MJX → {out / 'demos'}")
         stats = generate(registry.load(args.task), args.task, str(out / "demos"), args.demos, seed=0)
         data_path = pathlib.Path(stats["path"])
-        print(f"  {args.demos} demos at {stats['demos_per_hour']:.0f} demos/hour "
+        print(f"  {args.demos} demos at {stats['demos_per_hour']:.0f} demos/hour incl. compile, "
+              f"{stats['demos_per_hour_after_compile']:.0f} after it "
               f"(expert success {stats['expert_success_rate']:.1%})", flush=True)
 
     cfg = load_experiment(args.config, [f"data.path={data_path}"])

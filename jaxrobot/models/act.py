@@ -29,6 +29,7 @@ from jaxrobot.config import Config, ConfigError, require
 from jaxrobot.models.backbones import (
     BACKBONES,
     NORMS,
+    OUTPUT_STRIDES,
     make_backbone,
     preprocess_image,
     stop_gradient_frozen,
@@ -50,6 +51,8 @@ class ACTConfig(Config):
       backbone: vision backbone, "resnet18" (reference) or "mobilenet_v3_small" (Jetson-class).
       backbone_norm: "frozen_bn" (reference; statistics and affine terms frozen) or "group_norm".
       backbone_width: ResNet base width (64 = the real ResNet-18; smaller for CPU-sized variants).
+      backbone_output_stride: 32 (reference), or 16 / 8 to keep a finer feature map on small images
+        (ResNet-18 only; same weights, fewer strides: see ``backbones.py``).
       image_norm: image preprocessing: "imagenet" mean/std (what torchvision weights expect) or "unit" [0, 1].
       pretrained_backbone: path to a torchvision ResNet-18 ``state_dict`` (.npz/.safetensors) loaded into the
         backbone at init (see ``resnet_convert.py``); "" keeps the random init.
@@ -76,6 +79,7 @@ class ACTConfig(Config):
     backbone: Literal["resnet18", "mobilenet_v3_small"] = "resnet18"
     backbone_norm: Literal["frozen_bn", "group_norm"] = "frozen_bn"
     backbone_width: int = 64
+    backbone_output_stride: int = 32
     image_norm: Literal["imagenet", "unit"] = "imagenet"
     pretrained_backbone: str = ""
     dim_model: int = 512
@@ -112,6 +116,12 @@ class ACTConfig(Config):
         )
         require(self.backbone in BACKBONES, "backbone", f"{self.backbone!r} is not one of {BACKBONES}")
         require(self.backbone_norm in NORMS, "backbone_norm", f"{self.backbone_norm!r} is not one of {NORMS}")
+        require(
+            self.backbone_output_stride in OUTPUT_STRIDES
+            and (self.backbone_output_stride == 32 or self.backbone == "resnet18"),
+            "backbone_output_stride",
+            f"must be one of {OUTPUT_STRIDES} (below 32 for resnet18 only), got {self.backbone_output_stride}",
+        )
         require(
             self.dim_model % self.n_heads == 0,
             "n_heads",
@@ -350,7 +360,9 @@ class ACTNet(nn.Module):
         positions = [jnp.broadcast_to(pos_1d[None].astype(state.dtype), (b, 2, d))]
         cams = camera_keys(obs)
         if cams:
-            backbone = make_backbone(c.backbone, c.backbone_norm, c.backbone_width, module_name="backbone")
+            backbone = make_backbone(
+                c.backbone, c.backbone_norm, c.backbone_width, output_stride=c.backbone_output_stride,
+                module_name="backbone")
             proj = nn.Dense(
                 d, kernel_init=_torch_init, name="encoder_img_feat_input_proj"
             )  # the reference's 1x1 conv

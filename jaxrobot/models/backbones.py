@@ -2,8 +2,14 @@
 
 Every backbone maps a normalised float image batch ``[N, H, W, 3]`` to a stride-32 feature map
 ``[N, h, w, C]``; :func:`make_backbone` builds one from ``(name, norm, width)`` and
-:func:`backbone_channels` gives ``C`` without running it. Policies take the three values from their own
-config fields (``backbone``, ``backbone_norm``, ``backbone_width``).
+:func:`backbone_channels` gives ``C`` without running it. Policies take the values from their own
+config fields (``backbone``, ``backbone_norm``, ``backbone_width``, ``backbone_output_stride``).
+
+``output_stride`` (ResNet-18 only) keeps ``layer3``/``layer4`` at stride 1 instead of 2 for small images: a
+56x56 crop gives a 2x2 map at stride 32, too coarse for a spatial soft-argmax to say where a 3-pixel
+object is, and a 7x7 map at stride 8. (torchvision's ``replace_stride_with_dilation`` does this for
+Bottleneck ResNets; its BasicBlock refuses dilation, so here the stride is simply dropped; the weights
+and their names are unchanged, so torchvision weights still load.)
 
 Normalisation layers (``norm``):
   - ``"frozen_bn"``: BatchNorm with fixed statistics *and* affine terms, as torchvision's
@@ -34,6 +40,7 @@ BackboneName = Literal["resnet18", "mobilenet_v3_small"]
 NormName = Literal["frozen_bn", "group_norm"]
 BACKBONES: tuple[str, ...] = ("resnet18", "mobilenet_v3_small")
 NORMS: tuple[str, ...] = ("frozen_bn", "group_norm")
+OUTPUT_STRIDES: tuple[int, ...] = (8, 16, 32)
 
 # ImageNet statistics (torchvision's weights expect them).
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
@@ -150,9 +157,12 @@ class ResNet18(nn.Module):
 
     norm: str = "frozen_bn"
     width: int = 64
+    output_stride: int = 32
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
+        if self.output_stride not in OUTPUT_STRIDES:
+            raise ValueError(f"output_stride must be one of {OUTPUT_STRIDES}, got {self.output_stride}")
         norm = make_norm(self.norm)
         x = nn.Conv(
             self.width,
@@ -168,10 +178,13 @@ class ResNet18(nn.Module):
         # post-ReLU, >= 0) and avoids jax2onnx 0.17.1 dropping a padded max_pool's padding.
         x = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
         x = nn.max_pool(x, window_shape=(3, 3), strides=(2, 2), padding="VALID")
+        current = 4
         for layer in range(4):
             features = self.width * 2**layer
+            down = layer > 0 and current < self.output_stride
+            current *= 2 if down else 1
             for i in range(2):
-                stride = 2 if (layer > 0 and i == 0) else 1
+                stride = 2 if (down and i == 0) else 1
                 x = BasicBlock(features, stride, self.norm, name=f"layer{layer + 1}_{i}")(x)
         return x
 
@@ -302,6 +315,14 @@ class MobileNetV3Small(nn.Module):
         return _ConvNormAct(576, 1, 1, self.norm, "HS", name=f"features_{len(_MBV3_SMALL) + 1}")(x)
 
 
+def check_output_stride(name: str, output_stride: int) -> None:
+    """Raise ``ValueError`` unless ``name`` supports ``output_stride`` (only ResNet-18 goes below 32)."""
+    if output_stride not in OUTPUT_STRIDES:
+        raise ValueError(f"backbone output_stride must be one of {OUTPUT_STRIDES}, got {output_stride}")
+    if output_stride != 32 and name != "resnet18":
+        raise ValueError(f"backbone {name!r} supports output_stride 32 only, got {output_stride}")
+
+
 def backbone_channels(name: str, width: int = 64) -> int:
     """Channels of the feature map that :func:`make_backbone` returns."""
     if name == "resnet18":
@@ -312,13 +333,15 @@ def backbone_channels(name: str, width: int = 64) -> int:
 
 
 def make_backbone(
-    name: str, norm: str = "frozen_bn", width: int = 64, *, module_name: str = "backbone"
+    name: str, norm: str = "frozen_bn", width: int = 64, *, output_stride: int = 32,
+    module_name: str = "backbone",
 ) -> nn.Module:
     """The backbone module for a config string; ``module_name`` is its name in the parent's params."""
     if norm not in NORMS:
         raise ValueError(f"unknown backbone norm {norm!r}; known: {NORMS}")
+    check_output_stride(name, output_stride)
     if name == "resnet18":
-        return ResNet18(norm=norm, width=width, name=module_name)
+        return ResNet18(norm=norm, width=width, output_stride=output_stride, name=module_name)
     if name == "mobilenet_v3_small":
         return MobileNetV3Small(norm=norm, width=width, name=module_name)
     raise ValueError(f"unknown backbone {name!r}; known: {BACKBONES}")

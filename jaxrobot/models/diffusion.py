@@ -28,6 +28,7 @@ from jaxrobot.config import Config, ConfigError, require
 from jaxrobot.models.backbones import (
     BACKBONES,
     NORMS,
+    OUTPUT_STRIDES,
     make_backbone,
     preprocess_image,
     stop_gradient_frozen,
@@ -57,6 +58,8 @@ class DiffusionConfig(Config):
       backbone: vision backbone, "resnet18" (reference) or "mobilenet_v3_small" (Jetson-class).
       backbone_norm: "group_norm" (reference: trained from scratch) or "frozen_bn".
       backbone_width: ResNet base width (64 = the real ResNet-18; smaller for CPU-sized variants).
+      backbone_output_stride: 32 (reference), or 16 / 8 to keep a finer feature map on small images
+        (ResNet-18 only; same weights, fewer strides: see ``backbones.py``).
       image_norm: image preprocessing: "imagenet" mean/std or "unit" [0, 1].
       crop_shape: (h, w) crop applied before the backbone; None disables cropping.
       crop_is_random: random crop in training (independently per image), centre crop in evaluation.
@@ -86,6 +89,7 @@ class DiffusionConfig(Config):
     backbone: Literal["resnet18", "mobilenet_v3_small"] = "resnet18"
     backbone_norm: Literal["frozen_bn", "group_norm"] = "group_norm"
     backbone_width: int = 64
+    backbone_output_stride: int = 32
     image_norm: Literal["imagenet", "unit"] = "imagenet"
     crop_shape: tuple[int, int] | None = (84, 84)
     crop_is_random: bool = True
@@ -128,6 +132,12 @@ class DiffusionConfig(Config):
         )
         require(self.backbone in BACKBONES, "backbone", f"{self.backbone!r} is not one of {BACKBONES}")
         require(self.backbone_norm in NORMS, "backbone_norm", f"{self.backbone_norm!r} is not one of {NORMS}")
+        require(
+            self.backbone_output_stride in OUTPUT_STRIDES
+            and (self.backbone_output_stride == 32 or self.backbone == "resnet18"),
+            "backbone_output_stride",
+            f"must be one of {OUTPUT_STRIDES} (below 32 for resnet18 only), got {self.backbone_output_stride}",
+        )
         require(
             len(self.down_dims) >= 1 and all(d >= 1 for d in self.down_dims),
             "down_dims",
@@ -209,7 +219,9 @@ class RgbEncoder(nn.Module):
             rng = self.make_rng("crop") if (train and c.crop_is_random) else None
             images = crop_images(images, tuple(c.crop_shape), rng)
         x = preprocess_image(images, c.image_norm)
-        x = make_backbone(c.backbone, c.backbone_norm, c.backbone_width, module_name="backbone")(x)
+        x = make_backbone(
+                c.backbone, c.backbone_norm, c.backbone_width, output_stride=c.backbone_output_stride,
+                module_name="backbone")(x)
         kp = SpatialSoftmax(c.spatial_softmax_num_keypoints, name="pool")(x)
         feat = kp.reshape(kp.shape[0], -1)
         return nn.relu(nn.Dense(feat.shape[-1], kernel_init=_torch_init, name="out")(feat))

@@ -49,6 +49,25 @@ def test_small_width_keeps_stride_32():
     assert out.shape == (1, 2, 2, 64)
 
 
+@pytest.mark.parametrize("stride,side", [(32, 2), (16, 4), (8, 7)])
+def test_output_stride_keeps_a_finer_map_with_the_same_weights(stride, side):
+    """56x56 (DP's crop of 64x64): stem 14x14, then layer2..4 halve it only while the stride is below
+    ``output_stride``: 2x2 at 32, 4x4 at 16, 7x7 at 8. The parameter tree is the same at every stride."""
+    x = jax.ShapeDtypeStruct((2, 56, 56, 3), jnp.float32)
+    m = make_backbone("resnet18", "group_norm", 8, output_stride=stride)
+    v = jax.eval_shape(m.init, jax.random.PRNGKey(0), x)
+    ref = jax.eval_shape(make_backbone("resnet18", "group_norm", 8).init, jax.random.PRNGKey(0), x)
+    assert jax.tree.map(lambda a: a.shape, v) == jax.tree.map(lambda a: a.shape, ref)
+    assert jax.eval_shape(m.apply, v, x).shape == (2, side, side, 64)
+
+
+def test_output_stride_errors():
+    with pytest.raises(ValueError, match="one of"):
+        make_backbone("resnet18", "group_norm", 8, output_stride=4)
+    with pytest.raises(ValueError, match="output_stride 32 only"):
+        make_backbone("mobilenet_v3_small", "group_norm", output_stride=8)
+
+
 def test_frozen_batchnorm_formula_and_zero_gradient():
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.normal(size=(2, 3, 3, 4)), jnp.float32)

@@ -66,6 +66,8 @@ def test_config_validation_names_fields():
         validate(DiffusionConfig(horizon=10))
     with pytest.raises(ConfigError, match="n_action_steps"):
         validate(DiffusionConfig(n_action_steps=16))
+    with pytest.raises(ConfigError, match="backbone_output_stride"):
+        validate(DiffusionConfig(backbone="mobilenet_v3_small", backbone_output_stride=8))
     with pytest.raises(ConfigError, match="crop_shape"):
         _abstract(DiffusionConfig(crop_shape=(100, 100)), pusht_batch())
     with pytest.raises(ConfigError, match="n_obs_steps"):
