@@ -20,6 +20,7 @@ COMMAND_MODULES = {
     "eval": "jaxrobot.policies.commands",
     "export": "jaxrobot.export.commands",
     "grasp": "jaxrobot.grasping.commands",
+    "pose": "jaxrobot.pose.commands",
 }
 
 

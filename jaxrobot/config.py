@@ -66,6 +66,7 @@ _CONFIG_MODULES = (
     "jaxrobot.train.config", "jaxrobot.data.synthetic", "jaxrobot.data.rlds_source", "jaxrobot.models.bc",
     "jaxrobot.models.act", "jaxrobot.models.diffusion", "jaxrobot.models.grasp", "jaxrobot.models.servo",
     "jaxrobot.grasping.dataset", "jaxrobot.data.synthetic_vision", "jaxrobot.servoing.dataset",
+    "jaxrobot.models.pose", "jaxrobot.pose.dataset",
 )
 
 

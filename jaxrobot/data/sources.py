@@ -24,6 +24,8 @@ _SOURCE_MODULES = {
     "synthetic_grasp_candidates": "jaxrobot.data.synthetic_vision",
     "synthetic_servo": "jaxrobot.data.synthetic_vision",
     "servo_target_pairs": "jaxrobot.servoing.dataset",
+    "peg_servo_pairs": "jaxrobot.servoing.dataset",
+    "pose_scenes": "jaxrobot.pose.dataset",
 }
 
 

@@ -19,6 +19,7 @@ MODELS = {
     "grasp_maps": "jaxrobot.models.grasp:GraspMapModel",
     "grasp_candidates": "jaxrobot.models.grasp:GraspCandidateModel",
     "servo": "jaxrobot.models.servo:ServoModel",
+    "pose": "jaxrobot.models.pose:PoseModel",
 }
 
 

@@ -147,11 +147,12 @@ def servo_eval(controller: Controller | str = "ibvs", n: int = 100, seed: int = 
 
 
 def train_deep_servo(env, pairs: int = 2048, steps: int = 1500, batch: int = 64, seed: int = 0,
-                     lr: float = 1e-3, log: Callable[[str], None] = print):
+                     lr: float = 1e-3, log: Callable[[str], None] = print, pairs_fn: Callable | None = None):
     """Train :class:`~jaxrobot.models.servo.ServoModel` on ``pairs`` rendered pairs (a fixed pool).
 
-    Labels: :func:`~jaxrobot.sim.tasks.servo_target.servo_pairs` (pose-based twist, λ = 1/s). The twist scale
-    is the labels' per-component standard deviation. Returns (model, params, info dict).
+    Labels: ``pairs_fn(env, rng, n)`` (default :func:`~jaxrobot.sim.tasks.servo_target.servo_pairs`:
+    pose-based twist, λ = 1/s). The twist scale is the labels' per-component standard deviation. Returns
+    (model, params, info dict).
     """
     import jax
     import jax.numpy as jnp
@@ -161,7 +162,7 @@ def train_deep_servo(env, pairs: int = 2048, steps: int = 1500, batch: int = 64,
     from jaxrobot.sim.tasks.servo_target import servo_pairs
 
     t0 = time.perf_counter()
-    gen = jax.jit(functools.partial(servo_pairs, env, n=256))
+    gen = jax.jit(functools.partial(pairs_fn or servo_pairs, env, n=256))
     chunks = [gen(k) for k in jax.random.split(jax.random.PRNGKey(seed + 1), max(1, pairs // 256))]
     data = {key: jnp.concatenate([c[key] for c in chunks]) for key in chunks[0]}
     n = data["servo/twist"].shape[0]

@@ -24,6 +24,7 @@ def register(name: str, env_cls: type[Env], default_config: EnvConfig) -> None:
 
 def _builtins() -> None:
     import jaxrobot.sim.tasks  # noqa: F401  (registers the built-in tasks)
+    import jaxrobot.sim.tasks.peg_servo  # noqa: F401  (registers peg_servo)
     import jaxrobot.sim.tasks.servo_target  # noqa: F401  (registers servo_target)
 
 

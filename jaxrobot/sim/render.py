@@ -73,6 +73,14 @@ def render_rgbd(model, data, cam: int, k: np.ndarray, height: int, width: int,
     ``geomgroup``: six 0/1 flags, the geom groups the rays see (``mjx.ray``'s filter; None: all), e.g. to
     hide the robot from a scene camera.
     """
+    depth, rgb, _ = render_rgbd_geoms(model, data, cam, k, height, width, geomgroup)
+    return depth, rgb
+
+
+def render_rgbd_geoms(model, data, cam: int, k: np.ndarray, height: int, width: int,
+                      geomgroup: tuple[int, ...] | None = None) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """:func:`render_rgbd` plus the id of the geom each pixel's ray hit (int32 [H, W], -1: none): the
+    ground-truth segmentation of rendered scenes."""
     dirs = jnp.asarray(pixel_directions(k, height, width).reshape(-1, 3))
     pos, rot = extrinsics(data, cam)
     norm = jnp.linalg.norm(dirs, axis=-1)
@@ -84,7 +92,7 @@ def render_rgbd(model, data, cam: int, k: np.ndarray, height: int, width: int,
     shade = _headlight(depth, k).reshape(-1, 1)
     rgb = jnp.where(hit[:, None], color * shade, color)
     rgb = jnp.clip(rgb * 255.0 + 0.5, 0, 255).astype(jnp.uint8).reshape(height, width, 3)
-    return depth, rgb
+    return depth, rgb, geom.reshape(height, width).astype(jnp.int32)
 
 
 def _headlight(depth: jax.Array, k: np.ndarray) -> jax.Array:
