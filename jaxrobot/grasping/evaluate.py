@@ -85,18 +85,10 @@ def load_predictor(
 ) -> GraspPredictor:
     """The grasp-map model of the latest (or ``step``) checkpoint in ``workdir``."""
     import jaxrobot.grasping.dataset  # noqa: F401  (registers the data config kind for from_dict)
-    from jaxrobot import config as config_lib
-    from jaxrobot.config import ConfigError
-    from jaxrobot.models.registry import build_model
-    from jaxrobot.train import checkpoint as ckpt_lib
+    from jaxrobot.train.checkpoint import load_model_checkpoint
 
-    step, meta = ckpt_lib.read_meta(workdir, step)
-    cfg = config_lib.from_dict(meta["config"])
-    if type(cfg.model).kind != "grasp_maps":
-        raise ConfigError(f"{workdir}: checkpoint model is {type(cfg.model).kind!r}, not a grasp_maps model")
-    _, state = ckpt_lib.restore_arrays(workdir, step, item="state")
-    params = state.get("ema_params") if use_ema and state.get("ema_params") is not None else state["params"]
-    return GraspPredictor(build_model(cfg.model), params, cfg, meta, step)
+    m = load_model_checkpoint(workdir, step, kind="grasp_maps", use_ema=use_ema)
+    return GraspPredictor(m.model, m.params, m.config, m.meta, m.step)
 
 
 # ------------------------------------------------------------------------------------------ baseline

@@ -43,13 +43,15 @@ import jax.numpy as jnp
 import optax
 
 from jaxrobot.config import Config, ConfigError, require
+from jaxrobot.vision import pose_metrics as pm
 from jaxrobot.vision.pose_voting import direction_field, hough_vote, rotation_from_6d
 
 
 @dataclasses.dataclass(frozen=True)
 class PoseConfig(Config):
     """Fields:
-      num_objects: known objects (segmentation classes besides background, one rotation head each).
+      num_objects: known objects (segmentation classes besides background, one rotation head each); must
+        equal ``jaxrobot.pose.objects.NUM_OBJECTS`` (checked when the model is built).
       features: encoder widths at strides 1, 2, 4, 8 (the decoder mirrors them).
       rot_features: widths of the two stride-2 convs of the rotation head; rot_hidden: its MLP width.
       crop: side of the feature window cut around the centre for rotation (stride-2 cells).
@@ -174,12 +176,15 @@ class PoseNet(nn.Module):
 
 def rotation_loss(rot_pred: jax.Array, rot_gt: jax.Array, points: jax.Array, symmetric: jax.Array) -> jax.Array:
     """Per-example PLoss / ShapeMatch-Loss [B] (metres): mean distance between the model points [B, P, 3]
-    rotated by the estimate and (the same, or for symmetric objects the closest) truly rotated points."""
-    a = jnp.einsum("bij,bpj->bpi", rot_pred, points)
-    b = jnp.einsum("bij,bpj->bpi", rot_gt, points)
-    same = jnp.linalg.norm(a - b, axis=-1).mean(-1)
-    d2 = jnp.sum(jnp.square(a[:, :, None] - b[:, None, :]), -1)
-    closest = jnp.sqrt(jnp.min(d2, -1) + 1e-12).mean(-1)
+    rotated by the estimate and (the same, or for symmetric objects the closest) truly rotated points.
+
+    PLoss is ADD without translation (:func:`jaxrobot.vision.pose_metrics.add`); ShapeMatch-Loss averages
+    over the *estimated* points (PoseCNN's direction; the ADD-S metric averages over the true ones).
+    """
+    zero = jnp.zeros(rot_pred.shape[:-2] + (3,), rot_pred.dtype)
+    same = pm.add(points, rot_pred, zero, rot_gt, zero)
+    est, gt = pm.transform(points, rot_pred, zero), pm.transform(points, rot_gt, zero)
+    closest = pm.closest_point_distance(est, gt, eps=1e-12).mean(-1)
     return jnp.where(symmetric, closest, same)
 
 
@@ -187,6 +192,11 @@ class PoseModel:
     """PoseCNN-style pose estimation behind the model protocol (batch layout in the module docstring)."""
 
     def __init__(self, config: PoseConfig):
+        from jaxrobot.pose import objects  # lazy: jaxrobot.pose depends on the models
+
+        if config.num_objects != objects.NUM_OBJECTS:
+            raise ConfigError(f"config field 'model.num_objects': {config.num_objects} does not match the "
+                              f"{objects.NUM_OBJECTS} known objects {list(objects.NAMES)} of the pose scenes")
         self.config = config
         self.net = PoseNet(config)
 

@@ -28,7 +28,8 @@ class PoseScenesConfig(Config):
     image_size: side of the rendered RGB-D images.
     xy_range: object x, y uniform within +-range of the table centre (metres); yaw is uniform.
     camera_jitter: per-scene pose jitter of the top-down camera.
-    loss_points: model points per example for the rotation loss (``pose/model_points``).
+    loss_points: model points per example for the rotation loss (``pose/model_points``); a multiple of 4,
+      so the block's points can be closed under its symmetries (:func:`jaxrobot.pose.objects.model_points`).
     data_seed: seed of the scene stream (training uses split ``train``, evaluation ``test``).
     """
 
@@ -45,7 +46,8 @@ class PoseScenesConfig(Config):
         require(self.image_size >= 16 and self.image_size % 8 == 0, "image_size",
                 f"must be a multiple of 8 >= 16, got {self.image_size}")
         require(0 <= self.xy_range <= 0.1, "xy_range", f"must be in [0, 0.1] m, got {self.xy_range}")
-        require(self.loss_points >= 8, "loss_points", f"must be >= 8, got {self.loss_points}")
+        require(self.loss_points >= 8 and self.loss_points % 4 == 0, "loss_points",
+                f"must be a multiple of 4 >= 8, got {self.loss_points}")
 
 
 def render(cfg: PoseScenesConfig, split: str, start: int, n: int) -> dict[str, np.ndarray]:

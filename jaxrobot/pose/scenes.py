@@ -96,10 +96,14 @@ def _render_fn(env: go.GraspObjects, size: int, jitter: CameraJitter):
 
 
 def render_scenes(split: str, start: int, n: int, *, seed: int = 0, size: int = 64, xy_range: float = 0.07,
-                  jitter: CameraJitter = CameraJitter(position=0.01, rotation=0.03), chunk: int = 256
-                  ) -> dict[str, Any]:
+                  jitter: CameraJitter | None = None, chunk: int = 256) -> dict[str, Any]:
     """Scenes ``start .. start+n-1`` of ``split`` as numpy arrays (keys in the module docstring, plus
-    ``object`` [n] and ``intrinsics`` [3, 3])."""
+    ``object`` [n] and ``intrinsics`` [3, 3]). ``jitter``: the camera pose jitter, by default the one of
+    :class:`~jaxrobot.pose.dataset.PoseScenesConfig` (±1 cm, 2°)."""
+    if jitter is None:
+        from jaxrobot.pose.dataset import PoseScenesConfig
+
+        jitter = PoseScenesConfig().camera_jitter
     if size < 16:
         raise ValueError(f"size must be >= 16, got {size}")
     if n < 1:

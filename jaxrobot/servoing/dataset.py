@@ -2,15 +2,18 @@
 ``servo_target`` / ``peg_servo`` scenes with pose-based twist labels, for training the deep servo net through
 ``jaxrobot train``.
 
-A fixed, seeded pool drawn once at start-up by :func:`jaxrobot.sim.tasks.servo_target.servo_pairs` (chunks of
-256 pairs, one ``jit``), sampled by :class:`~jaxrobot.data.synthetic_vision.PoolSource` (resumable global
-shuffle). Batch layout of :class:`~jaxrobot.models.servo.ServoModel`.
+A fixed, seeded pool drawn once at start-up by the task's pair generator
+(:func:`jaxrobot.sim.tasks.servo_target.servo_pairs` / :func:`jaxrobot.sim.tasks.peg_servo.peg_servo_pairs`)
+through :func:`render_pool` (chunks of 256 pairs, one ``jit``), sampled by
+:class:`~jaxrobot.data.synthetic_vision.PoolSource` (resumable global shuffle). Batch layout of
+:class:`~jaxrobot.models.servo.ServoModel`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
@@ -46,34 +49,48 @@ class ServoTargetPairsConfig(Config):
         require(self.image_size >= 16, "image_size", f"must be >= 16, got {self.image_size}")
 
 
-def servo_target_pool(cfg: ServoTargetPairsConfig) -> dict[str, np.ndarray]:
-    """The pool of rendered pairs (numpy), deterministic in ``cfg``."""
+def render_pool(task: str, pairs_fn: Callable, overrides: dict, num_pairs: int, data_seed: int
+                ) -> dict[str, np.ndarray]:
+    """``num_pairs`` (rounded up to a multiple of :data:`CHUNK`) pairs from ``pairs_fn(env, rng, n)`` on the
+    task ``task`` loaded with config ``overrides`` (numpy), in ``jit``-ed chunks; deterministic in the
+    arguments."""
     import functools
 
     import jax
 
     from jaxrobot.sim import registry
-    from jaxrobot.sim.tasks.servo_target import servo_pairs
 
-    env = registry.load("servo_target", overrides={
-        "image_size": cfg.image_size, "start_translation": cfg.start_translation,
-        "start_rotation": cfg.start_rotation, "goal_translation": cfg.goal_translation,
-        "goal_rotation": cfg.goal_rotation})
-    gen = jax.jit(functools.partial(servo_pairs, env, n=CHUNK))
-    keys = jax.random.split(jax.random.PRNGKey(cfg.data_seed), -(-cfg.num_pairs // CHUNK))
+    env = registry.load(task, overrides=overrides)
+    gen = jax.jit(functools.partial(pairs_fn, env, n=CHUNK))
+    keys = jax.random.split(jax.random.PRNGKey(data_seed), -(-num_pairs // CHUNK))
     chunks = [jax.device_get(gen(k)) for k in keys]
     return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
 
 
-def _source(cfg: ServoTargetPairsConfig, **kw) -> PoolSource:
-    pool = servo_target_pool(cfg)
-    twist = pool["servo/twist"]
-    stats = {"pairs": int(len(twist)),
-             "twist": {"mean": twist.mean(0).tolist(), "std": twist.std(0).tolist()}}
-    return PoolSource(cfg, pool, stats, **kw)
+def servo_target_pool(cfg: ServoTargetPairsConfig) -> dict[str, np.ndarray]:
+    """The pool of rendered ``servo_target`` pairs (numpy), deterministic in ``cfg``."""
+    from jaxrobot.sim.tasks.servo_target import servo_pairs
+
+    return render_pool("servo_target", servo_pairs, {
+        "image_size": cfg.image_size, "start_translation": cfg.start_translation,
+        "start_rotation": cfg.start_rotation, "goal_translation": cfg.goal_translation,
+        "goal_rotation": cfg.goal_rotation}, cfg.num_pairs, cfg.data_seed)
 
 
-register_source("servo_target_pairs", _source)
+def pool_source(pool_fn: Callable[[Config], dict[str, np.ndarray]]) -> Callable[..., PoolSource]:
+    """A data-source factory ``(cfg, **kw) -> PoolSource`` over ``pool_fn(cfg)``, with the twist statistics."""
+
+    def make(cfg: Config, **kw) -> PoolSource:
+        pool = pool_fn(cfg)
+        twist = pool["servo/twist"]
+        stats = {"pairs": int(len(twist)),
+                 "twist": {"mean": twist.mean(0).tolist(), "std": twist.std(0).tolist()}}
+        return PoolSource(cfg, pool, stats, **kw)
+
+    return make
+
+
+register_source("servo_target_pairs", pool_source(servo_target_pool))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,27 +121,11 @@ class PegServoPairsConfig(Config):
 
 def peg_servo_pool(cfg: PegServoPairsConfig) -> dict[str, np.ndarray]:
     """The pool of rendered ``peg_servo`` pairs (numpy), deterministic in ``cfg``."""
-    import functools
-
-    import jax
-
-    from jaxrobot.sim import registry
     from jaxrobot.sim.tasks.peg_servo import peg_servo_pairs
 
-    env = registry.load("peg_servo", overrides={"image_size": cfg.image_size, "start_xy": cfg.start_xy,
-                                                "start_z": cfg.start_z, "start_yaw": cfg.start_yaw})
-    gen = jax.jit(functools.partial(peg_servo_pairs, env, n=CHUNK))
-    keys = jax.random.split(jax.random.PRNGKey(cfg.data_seed), -(-cfg.num_pairs // CHUNK))
-    chunks = [jax.device_get(gen(k)) for k in keys]
-    return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+    return render_pool("peg_servo", peg_servo_pairs, {
+        "image_size": cfg.image_size, "start_xy": cfg.start_xy, "start_z": cfg.start_z,
+        "start_yaw": cfg.start_yaw}, cfg.num_pairs, cfg.data_seed)
 
 
-def _peg_source(cfg: PegServoPairsConfig, **kw) -> PoolSource:
-    pool = peg_servo_pool(cfg)
-    twist = pool["servo/twist"]
-    stats = {"pairs": int(len(twist)),
-             "twist": {"mean": twist.mean(0).tolist(), "std": twist.std(0).tolist()}}
-    return PoolSource(cfg, pool, stats, **kw)
-
-
-register_source("peg_servo_pairs", _peg_source)
+register_source("peg_servo_pairs", pool_source(peg_servo_pool))

@@ -77,18 +77,10 @@ def deep_controller(model, params) -> Controller:
 def load_servo_checkpoint(workdir: str, step: int | None = None, use_ema: bool = True):
     """(model, params) of the servo net in a ``jaxrobot train`` workdir (``experiments/servo_target.py``)."""
     import jaxrobot.servoing.dataset  # noqa: F401  (registers the data config kind for from_dict)
-    from jaxrobot import config as config_lib
-    from jaxrobot.config import ConfigError
-    from jaxrobot.models.registry import build_model
-    from jaxrobot.train import checkpoint as ckpt_lib
+    from jaxrobot.train.checkpoint import load_model_checkpoint
 
-    step, meta = ckpt_lib.read_meta(workdir, step)
-    cfg = config_lib.from_dict(meta["config"])
-    if type(cfg.model).kind != "servo":
-        raise ConfigError(f"{workdir}: checkpoint model is {type(cfg.model).kind!r}, not a servo model")
-    _, state = ckpt_lib.restore_arrays(workdir, step, item="state")
-    params = state.get("ema_params") if use_ema and state.get("ema_params") is not None else state["params"]
-    return build_model(cfg.model), params
+    m = load_model_checkpoint(workdir, step, kind="servo", use_ema=use_ema)
+    return m.model, m.params
 
 
 def make_env(**overrides):

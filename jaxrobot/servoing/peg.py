@@ -1,24 +1,33 @@
 """Peg insertion by visual servoing in MJX (``peg_servo``): IBVS or the deep servo net aligns the held peg
 over the hole from the eye-in-hand image, then a scripted straight descent inserts it.
 
-A *pose-error estimator* maps one environment's observation and taught goal view to the camera twist that
+A visual controller never sees the ground truth: :func:`rollout` hands it only :func:`visual_obs`
+(``proprio`` = ``state[0:5]``: tcp position, yaw, finger opening; ``image_eye``, ``depth_eye``; no ``state``
+key, so reading the peg or hole state fails at trace time) and the taught goal view (``image``, ``depth``).
+Only the ground-truth reference ``oracle`` gets the full observation (``privileged=True``).
+
+A *pose-error estimator* maps one environment's visual observation and goal view to the camera twist that
 would reach the goal view in one second (λ = 1/s, i.e. an estimate of the pose error) and a validity flag::
 
     estimator(obs: dict, goal: dict) -> (twist4 [vx, vy, vz, ωz] camera frame, valid)
+
+Both estimators are valid only while at least three of the four markers are visible (``min_pixels`` each)
+in the current and the goal image, found by the same colour segmentation; otherwise the twist is zero and
+the policy holds (and aborts at the end of its budget) instead of converging on a guess.
 
 The gripper has four DoF (x, y, z, yaw), so only the translation and the rotation about the optical axis
 (parallel to the yaw axis) are commanded; roll and pitch never change. :func:`servo_insert_policy` wraps an
 estimator into a ``peg_insertion`` action (absolute tcp / yaw / finger targets) with a latched phase:
 
 1. servo: the twist is mapped to the gripper motion that moves the camera by it (:func:`camera_to_base`);
-   tcp and yaw targets = measured + ``gain`` · that motion · ``ctrl_dt``. Only proprioception (``state[0:4]``:
-   tcp, yaw) and the image are used, never the hole or peg state;
+   tcp and yaw targets = measured + ``gain`` · that motion · ``ctrl_dt``. Only proprioception (``proprio``:
+   tcp, yaw) and the images are used, never the hole or peg state;
 2. insert, once converged: the estimated *gripper* correction (tcp xy and yaw, not camera pixels: the camera
    sits 6 cm from the peg, so a small image rotation is a large peg offset) has stayed below ``switch_m`` and
    ``switch_rad`` for ``switch_streak`` steps; then x, y and yaw are held where servoing ended and the z
    target steps down at ``expert_insert_speed`` (the scripted expert's insertion speed);
-3. abort: not converged after ``servo_steps`` steps (e.g. markers out of view): the gripper holds still and
-   never descends: a no-success episode, counted in ``aborted``.
+3. abort: not converged after ``servo_steps`` steps (e.g. markers out of view: the estimate is invalid,
+   the twist zero): the gripper holds still and never descends: a no-success episode, counted in ``aborted``.
 
 :func:`peg_eval` runs ``n`` seeded episodes under one ``jit`` (vmapped envs, ``lax.scan`` over steps) and
 reports insertion success with a Wilson 95% interval. References with ground-truth state:
@@ -39,6 +48,30 @@ from typing import Any
 import numpy as np
 
 Estimator = Callable[[dict, dict], Any]
+
+#: ``state[0:PROPRIO_DIM]`` is the gripper's own state (tcp position, yaw, finger opening); the rest
+#: (peg pose, hole position, peg bottom) is ground truth, for references and metrics only.
+PROPRIO_DIM = 5
+
+
+def visual_obs(obs: dict) -> dict:
+    """What a visual controller may see of a ``peg_servo`` observation: ``proprio`` (``state[..., 0:5]``)
+    and the eye images. There is deliberately no ``state`` key."""
+    return {"proprio": obs["state"][..., :PROPRIO_DIM], "image_eye": obs["image_eye"],
+            "depth_eye": obs["depth_eye"]}
+
+
+def markers_visible(obs: dict, goal: dict, min_pixels: int = 4):
+    """(per-marker visibility [4], valid): a marker counts if its colour mask
+    (:func:`~jaxrobot.sim.tasks.servo_target.marker_masks`) has ``min_pixels`` or more pixels in both the
+    current and the goal image; the view is usable with three or more."""
+    import jax.numpy as jnp
+
+    from jaxrobot.sim.tasks.servo_target import marker_masks
+
+    ok = ((marker_masks(obs["image_eye"]).sum((1, 2)) >= min_pixels)
+          & (marker_masks(goal["image"]).sum((1, 2)) >= min_pixels))
+    return ok, jnp.sum(ok) >= 3
 
 
 # ---------------------------------------------------------------- estimators
@@ -74,15 +107,22 @@ def ibvs_estimator(env, min_pixels: int = 4) -> Estimator:
     return estimator
 
 
-def deep_estimator(model, params) -> Estimator:
+def deep_estimator(model, params, min_pixels: int = 4) -> Estimator:
     """The deep servo net (:class:`~jaxrobot.models.servo.ServoModel`) on (current, goal) eye images; trained
-    on pose-based labels ``log(T_cur⁻¹ T_goal)`` (λ = 1/s), its twist estimates the pose error itself."""
+    on pose-based labels ``log(T_cur⁻¹ T_goal)`` (λ = 1/s), its twist estimates the pose error itself.
+
+    The net always outputs *some* twist, so validity comes from the images: as for IBVS, at least three
+    markers must be visible (``min_pixels`` each) in both the current and the goal image
+    (:func:`markers_visible`); otherwise the estimate is invalid and the twist zero, so the policy never
+    converges and descends on a view without markers.
+    """
     import jax.numpy as jnp
 
     def estimator(obs, goal):
         batch = {"observation/image": obs["image_eye"][None], "observation/goal_image": goal["image"][None]}
-        t = model.predict(params, batch)[0]
-        return t[jnp.array([0, 1, 2, 5])], jnp.bool_(True)
+        t = model.predict(params, batch)[0][jnp.array([0, 1, 2, 5])]
+        _, valid = markers_visible(obs, goal, min_pixels)
+        return jnp.where(valid, t, 0.0), valid
 
     return estimator
 
@@ -108,7 +148,8 @@ def camera_to_base(twist4, yaw):
 def servo_insert_policy(env, estimator: Estimator, gain: float = 10.0, servo_steps: int | None = None,
                         switch_m: float = 0.0005, switch_rad: float = 0.01, switch_streak: int = 2,
                         max_step: float = 0.01, max_yaw_step: float = 0.1):
-    """``(init_carry, policy)`` with ``policy(obs, goal, carry) -> (action, carry)`` (one environment).
+    """``(init_carry, policy)`` with ``policy(obs, goal, carry) -> (action, carry)`` (one environment;
+    ``obs`` as :func:`visual_obs`).
 
     ``gain`` (1/s) scales the estimated correction into a velocity; per-step target changes are clipped to
     ``max_step`` metres and ``max_yaw_step`` radians. Insertion starts once the estimated tcp xy correction
@@ -132,7 +173,7 @@ def servo_insert_policy(env, estimator: Estimator, gain: float = 10.0, servo_ste
                 "streak": jnp.int32(0), "switch_step": jnp.int32(-1)}
 
     def policy(obs, goal, carry):
-        s = obs["state"]
+        s = obs["proprio"]
         tcp, yaw = s[0:3], s[3]
         twist, valid = estimator(obs, goal)
         v, w = camera_to_base(twist, yaw)
@@ -158,7 +199,8 @@ def servo_insert_policy(env, estimator: Estimator, gain: float = 10.0, servo_ste
 
 
 def oracle_policy(env):
-    """``(init_carry, policy)`` of the ground-truth reference (:func:`~jaxrobot.sim.tasks.peg_servo.oracle_action`)."""
+    """``(init_carry, policy)`` of the ground-truth reference (:func:`~jaxrobot.sim.tasks.peg_servo.oracle_action`);
+    it reads the full ``obs["state"]``, so it runs only with ``rollout(..., privileged=True)``."""
     import jax.numpy as jnp
 
     from jaxrobot.sim.tasks.peg_servo import oracle_action
@@ -186,28 +228,28 @@ def make_env(overrides=None, **fields):
     return registry.load("peg_servo", overrides=overrides or fields or None)
 
 
-def rollout(env, init_carry, policy, n: int, seed: int, steps: int | None = None) -> dict[str, np.ndarray]:
-    """Run ``n`` seeded episodes; per-episode numpy results: ``success`` (ever, before the episode ends),
-    ``phase`` (final), ``switch_step``, ``switch_px`` / ``switch_dist`` (geometric marker error in px and
-    peg-to-hole distance in m when the insertion started; NaN if it never did), ``initial_px``,
-    ``final_bottom``."""
+def rollout_fn(env, init_carry, policy, n: int, steps: int | None = None, *, privileged: bool = False):
+    """The un-jitted ``run(keys [n, 2]) -> per-episode results`` of :func:`rollout`.
+
+    Each step the policy gets ``visual_obs(obs)`` (proprioception and images only) unless ``privileged``
+    (ground-truth references such as :func:`oracle_policy`), and the goal view ``{"image", "depth"}``.
+    """
     import jax
     import jax.numpy as jnp
 
     steps = env.config.episode_steps if steps is None else steps
+    seen = (lambda o: o) if privileged else visual_obs
 
-    @jax.jit
     def run(keys):
         state = jax.vmap(env.reset)(keys)
         carry = jax.vmap(lambda _: init_carry())(keys)
-        nan = jnp.full((keys.shape[0],), jnp.nan, jnp.float32)
-        acc = {"success": jnp.zeros(keys.shape[0], bool), "done": jnp.zeros(keys.shape[0], bool),
-               "switch_px": nan, "switch_dist": nan}
+        nan = jnp.full((n,), jnp.nan, jnp.float32)
+        acc = {"success": jnp.zeros(n, bool), "done": jnp.zeros(n, bool), "switch_px": nan, "switch_dist": nan}
 
         def body(x, _):
             st, cr, acc = x
             goal = {"image": st.info["goal_image"], "depth": st.info["goal_depth"]}
-            action, cr2 = jax.vmap(policy)(st.obs, goal, cr)
+            action, cr2 = jax.vmap(policy)(seen(st.obs), goal, cr)
             started = (cr2.get("phase", 0) == 1) & (cr.get("phase", 0) == 0)
             acc = {"success": acc["success"] | (st.success & ~acc["done"]), "done": acc["done"] | st.done,
                    "switch_px": jnp.where(started, st.metrics["pixel_error"], acc["switch_px"]),
@@ -219,10 +261,22 @@ def rollout(env, init_carry, policy, n: int, seed: int, steps: int | None = None
         acc["success"] = acc["success"] | (st.success & ~acc["done"])
         out = dict(acc, initial_px=state.metrics["pixel_error"], final_bottom=st.metrics["peg_bottom"],
                    final_dist=st.metrics["peg_hole_dist"])
-        out["phase"] = cr.get("phase", jnp.zeros(keys.shape[0], jnp.int32))
-        out["switch_step"] = cr.get("switch_step", jnp.full(keys.shape[0], -1, jnp.int32))
+        out["phase"] = cr.get("phase", jnp.zeros(n, jnp.int32))
+        out["switch_step"] = cr.get("switch_step", jnp.full(n, -1, jnp.int32))
         return out
 
+    return run
+
+
+def rollout(env, init_carry, policy, n: int, seed: int, steps: int | None = None, *,
+            privileged: bool = False) -> dict[str, np.ndarray]:
+    """Run ``n`` seeded episodes (:func:`rollout_fn`, jitted); per-episode numpy results: ``success`` (ever,
+    before the episode ends), ``phase`` (final), ``switch_step``, ``switch_px`` / ``switch_dist`` (geometric
+    marker error in px and peg-to-hole distance in m when the insertion started; NaN if it never did),
+    ``initial_px``, ``final_bottom``."""
+    import jax
+
+    run = jax.jit(rollout_fn(env, init_carry, policy, n, steps, privileged=privileged))
     return jax.tree.map(np.asarray, run(jax.random.split(jax.random.PRNGKey(seed), n)))
 
 
@@ -251,18 +305,24 @@ def peg_eval(controller: str | tuple = "ibvs", n: int = 100, seed: int = 0, *, e
     """Insertion success over ``n`` seeded episodes of ``peg_servo``.
 
     ``controller``: ``"ibvs"`` (:func:`ibvs_estimator` in :func:`servo_insert_policy`), ``"oracle"``
-    (ground-truth reference), or an ``(init_carry, policy)`` pair. ``policy_kw`` go to
-    :func:`servo_insert_policy` for ``"ibvs"``.
+    (ground-truth reference, the only one given the full state), or an ``(init_carry, policy)`` pair (a
+    visual controller: it sees :func:`visual_obs` only). ``policy_kw`` go to :func:`servo_insert_policy`
+    and are accepted only for ``"ibvs"`` (build a pair with :func:`servo_insert_policy` for other estimators).
     """
+    if isinstance(controller, str) and controller not in ("ibvs", "oracle"):
+        raise ValueError(f"controller must be 'ibvs', 'oracle' or an (init_carry, policy) pair, got {controller!r}")
+    if policy_kw and controller != "ibvs":
+        kind = controller if isinstance(controller, str) else "an (init_carry, policy) pair"
+        raise TypeError(f"policy keyword arguments {sorted(policy_kw)} apply only to controller 'ibvs', not "
+                        f"{kind}: pass them to servo_insert_policy when building the pair")
     env = make_env() if env is None else env
+    privileged = controller == "oracle"
     if controller == "ibvs":
         controller = servo_insert_policy(env, ibvs_estimator(env), **policy_kw)
     elif controller == "oracle":
         controller = oracle_policy(env)
-    elif isinstance(controller, str):
-        raise ValueError(f"controller must be 'ibvs', 'oracle' or an (init_carry, policy) pair, got {controller!r}")
     t0 = time.perf_counter()
-    res = rollout(env, *controller, n=n, seed=seed, steps=steps)
+    res = rollout(env, *controller, n=n, seed=seed, steps=steps, privileged=privileged)
     return summarize(res, time.perf_counter() - t0)
 
 

@@ -16,7 +16,7 @@ import contextlib
 import hashlib
 import pathlib
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
@@ -120,6 +120,38 @@ def restore_arrays(workdir: str | pathlib.Path, step: int | None = None, item: s
         abstract = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=cpu), tree)
         restored = ckptr.restore(path, abstract)
     return step, jax.tree.map(np.asarray, restored)
+
+
+class LoadedModel(NamedTuple):
+    """A trained model restored by :func:`load_model_checkpoint`."""
+
+    model: Any  # the model protocol object (jaxrobot.models.registry.build_model)
+    params: Any
+    config: Any  # ExperimentConfig
+    meta: dict
+    step: int
+
+
+def load_model_checkpoint(workdir: str | pathlib.Path, step: int | None = None, *, kind: str,
+                          use_ema: bool = True) -> LoadedModel:
+    """The model of the latest (or ``step``) complete checkpoint in ``workdir``, for evaluation.
+
+    ``kind``: the model kind the caller expects; any other raises ``ConfigError`` naming the one found.
+    The run's data config kind must be registered first (import its data module) for ``from_dict``.
+    ``use_ema``: the EMA parameters when the state has them, else the raw ones.
+    """
+    from jaxrobot import config as config_lib
+    from jaxrobot.config import ConfigError
+    from jaxrobot.models.registry import build_model
+
+    step, meta = read_meta(workdir, step)
+    cfg = config_lib.from_dict(meta["config"])
+    found = type(cfg.model).kind
+    if found != kind:
+        raise ConfigError(f"{workdir}: checkpoint model is {found!r}, not a {kind} model")
+    _, state = restore_arrays(workdir, step, item="state")
+    params = state.get("ema_params") if use_ema and state.get("ema_params") is not None else state["params"]
+    return LoadedModel(build_model(cfg.model), params, cfg, meta, step)
 
 
 @contextlib.contextmanager

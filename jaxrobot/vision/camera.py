@@ -89,6 +89,16 @@ def transform_points(T: jax.Array, p: jax.Array) -> jax.Array:  # noqa: N803
     return jnp.einsum("ij,...j->...i", T[:3, :3], p) + T[:3, 3]
 
 
+def quat_to_mat(q: jax.Array) -> jax.Array:
+    """Rotation matrix [3, 3] of a unit quaternion (w, x, y, z) (MuJoCo's order)."""
+    w, x, y, z = q[0], q[1], q[2], q[3]
+    return jnp.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+    ])
+
+
 def make_pose(R: jax.Array, t: jax.Array) -> jax.Array:  # noqa: N803
     """[4, 4] homogeneous transform from rotation [3, 3] and translation [3]."""
     top = jnp.concatenate([R, t[:, None]], axis=1)

@@ -45,6 +45,24 @@ def test_symmetric_rotation_add_s_zero_add_positive():
     assert float(pm.add_s(CORNERS, rot_z(math.pi / 2), ZERO, EYE, ZERO)) > 0.01
 
 
+def test_add_s_averages_over_the_true_points():
+    """ADD-S is BOP's ``adi``: for each truly posed point the nearest estimated point, averaged over the
+    true points; ``search_points`` replaces the estimated set only."""
+    rng = np.random.default_rng(0)
+    pts = (rng.normal(size=(40, 3)) * [0.05, 0.02, 0.01]).astype(np.float32)  # no symmetry
+    r_e, t_e = rot_z(0.4), np.array([0.01, 0.0, 0.5], np.float32)
+    r_g, t_g = rot_z(-0.2), np.array([0.0, 0.004, 0.5], np.float32)
+    gt, est = pts @ r_g.T + t_g, pts @ r_e.T + t_e
+    d = np.linalg.norm(gt[:, None] - est[None], axis=-1)
+    truth_to_est, est_to_truth = d.min(1).mean(), d.min(0).mean()
+    assert abs(truth_to_est - est_to_truth) > 1e-4  # the case tells the two directions apart
+    np.testing.assert_allclose(pm.add_s(pts, r_e, t_e, r_g, t_g), truth_to_est, rtol=1e-5)
+    # a denser estimated set: nearest among its points, still averaged over the 40 true ones
+    dense = np.concatenate([pts, (rng.normal(size=(200, 3)) * 0.03).astype(np.float32)])
+    d = np.linalg.norm(gt[:, None] - (dense @ r_e.T + t_e)[None], axis=-1)
+    np.testing.assert_allclose(pm.add_s(pts, r_e, t_e, r_g, t_g, dense), d.min(1).mean(), rtol=1e-5)
+
+
 def test_diameter_threshold_and_rotation_error():
     np.testing.assert_allclose(pm.diameter(CORNERS), 2 * np.linalg.norm(HALF), rtol=1e-6)
     d = pm.diameter(CORNERS)

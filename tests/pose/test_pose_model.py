@@ -4,6 +4,7 @@ evaluation and ``jaxrobot pose eval`` run on its checkpoint; config errors are c
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 from contextlib import redirect_stdout
@@ -48,8 +49,75 @@ def test_predict_and_evaluate(workdir):
     assert pred.step == 30
     res = evaluate.evaluate_pose(pred, 8, pick=False, chunk=8)
     assert res["scenes"] == 8 and 0.0 <= res["add_s_accuracy"] <= 1.0
-    assert res["add_accuracy"] <= res["add_s_accuracy"]  # ADD-S <= ADD scene by scene
     assert set(res["per_object"]) == {"block", "mug", "bottle", "ball"}
+    assert sum(e["scenes"] for e in res["per_object"].values()) == 8
+    with pytest.raises(ValueError, match="fraction"):
+        evaluate.evaluate_pose(pred, 8, pick=False, fraction=0.0)
+
+
+def _rot_z(a):
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]], np.float32)
+
+
+def _truth(obj):
+    rng = np.random.default_rng(0)
+    rot = np.stack([_rot_z(a) @ np.diag([1.0, -1.0, -1.0]).astype(np.float32) for a in rng.uniform(-3, 3, len(obj))])
+    t = (rng.normal(size=(len(obj), 3)) * 0.05 + [0, 0, 0.45]).astype(np.float32)
+    return {"object": np.asarray(obj, np.int32), "rotation": rot, "translation": t}
+
+
+def _score(sc, **change):
+    from jaxrobot.pose import evaluate
+
+    est = {**sc, "found": np.ones(len(sc["object"]), bool), **change}
+    return evaluate.score(evaluate.pose_errors(est, sc), sc["object"])
+
+
+def test_scoring_bookkeeping():
+    """The scoring of ``evaluate_pose`` without a model: exact estimates, shifted ones, misclassified or
+    missed objects, ADD vs ADD-S per object and the per-object split."""
+    from jaxrobot.pose import objects
+
+    sc = _truth([0, 0, 0, 1, 2, 3, 3, 1])  # block x3, mug x2, bottle x1, ball x2
+    keys = ("add_accuracy", "add_s_accuracy", "add_or_add_s_accuracy")
+    res = _score(sc)
+    assert all(res[k] == 1.0 for k in keys) and res["classification_accuracy"] == 1.0
+    assert {n: e["scenes"] for n, e in res["per_object"].items()} == {"block": 3, "mug": 2, "bottle": 1, "ball": 2}
+    assert res["add_or_add_s_accuracy_at"] == {"0.02": 1.0, "0.05": 1.0, "0.1": 1.0}
+
+    # shifted by 0.2 diameters: ADD is 0.2 d everywhere; ADD-S of a shifted sphere is only ~0.1 d (points
+    # near the shift's equator stay close), so ADD-S is checked at 0.4 d
+    direction = np.array([0.6, 0.0, 0.8], np.float32)
+    diam = objects.diameters()[sc["object"]][:, None]
+    res = _score(sc, translation=sc["translation"] + 0.2 * diam * direction)
+    assert res["add_accuracy"] == 0.0
+    assert res["per_object"]["mug"]["add_or_add_s_accuracy"] == 0.0
+    assert res["per_object"]["bottle"]["add_or_add_s_accuracy"] == 0.0
+    res = _score(sc, translation=sc["translation"] + 0.4 * diam * direction)
+    assert all(res[k] == 0.0 for k in keys)
+
+    # the right pose of the wrong object, or no object found: misses
+    res = _score(sc, object=(sc["object"] + 1) % objects.NUM_OBJECTS)
+    assert all(res[k] == 0.0 for k in keys) and res["classification_accuracy"] == 0.0
+    res = _score(sc, found=np.zeros(8, bool))
+    assert all(res[k] == 0.0 for k in keys)
+
+    # a half turn about the object's z: a symmetry of the block and the ball (ADD-S counts), not of the mug
+    # and bottle (ADD counts); ADD fails for all
+    res = _score(sc, rotation=sc["rotation"] @ _rot_z(np.pi))
+    assert res["add_accuracy"] == 0.0
+    assert {n: e["add_or_add_s_accuracy"] for n, e in res["per_object"].items()} == {
+        "block": 1.0, "mug": 0.0, "bottle": 0.0, "ball": 1.0}
+    assert res["add_or_add_s_accuracy"] == 5 / 8
+    # only the block's estimates exact: the per-object split and the totals
+    res = _score(sc, translation=np.where(sc["object"][:, None] == 0, sc["translation"], sc["translation"] + 0.05))
+    assert res["per_object"]["block"]["add_accuracy"] == 1.0 and res["add_accuracy"] == 3 / 8
+    assert all(res["per_object"][n]["add_accuracy"] == 0.0 for n in ("mug", "bottle", "ball"))
+    with pytest.raises(ValueError, match="fraction"):
+        from jaxrobot.pose import evaluate
+
+        evaluate.score(evaluate.pose_errors(dict(sc, found=np.ones(8, bool)), sc), sc["object"], fraction=-0.1)
 
 
 def test_cli_json(workdir):
@@ -70,6 +138,10 @@ def test_bad_inputs():
         validate(PoseConfig(features=(8, 8)))
     with pytest.raises(ConfigError, match="image_size"):
         validate(PoseScenesConfig(image_size=60))
+    with pytest.raises(ConfigError, match="num_objects"):
+        PoseModel(dataclasses.replace(TINY, num_objects=3))  # the scenes have 4 known objects
+    with pytest.raises(ConfigError, match="loss_points"):
+        validate(PoseScenesConfig(loss_points=10))
     model = PoseModel(TINY)
     with pytest.raises(ConfigError, match="observation/depth"):
         model.init(jax.random.PRNGKey(0), {"observation/rgb": np.zeros((1, 64, 64, 3), np.uint8)})

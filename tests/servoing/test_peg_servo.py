@@ -1,6 +1,8 @@
 """peg_servo: marker features from the rendered eye image match the projected ground-truth markers, the
-camera-twist-to-gripper mapping moves the eye as commanded, lost markers give a clean abort (no crash, no
-descent), bad inputs fail clearly, and IBVS inserts the peg on a small seeded batch (closed loop in MJX)."""
+camera-twist-to-gripper mapping moves the eye as commanded, the visual controllers never see the ground truth
+(structurally: scrambling it changes nothing) and the goal view does not depend on the true hole, lost
+markers give a clean abort (no crash, no descent) for IBVS and the deep net, bad inputs fail clearly, and
+IBVS inserts the peg on a small seeded batch (closed loop in MJX)."""
 
 from __future__ import annotations
 
@@ -76,35 +78,119 @@ def test_camera_to_base_moves_the_eye():
     np.testing.assert_allclose(math.atan2(float(rel[1, 0]), float(rel[0, 0])) / dt, twist[3], atol=1e-3)
 
 
-def test_markers_out_of_view_abort(env, states):
-    """A goal view without markers: the estimator reports not visible (zero twist, not converged) and the
-    policy holds, then aborts after its budget instead of descending; no NaNs."""
-    est = peg.ibvs_estimator(env)
-    st = _one(states, 0)
-    blank = {"image": jnp.full_like(st.info["goal_image"], 120), "depth": st.info["goal_depth"]}
-    twist, valid = jax.jit(est)(st.obs, blank)
-    assert not bool(valid)
-    np.testing.assert_array_equal(twist, 0.0)
-    init, policy = peg.servo_insert_policy(env, est, servo_steps=2)
-    carry = init()
-    for _ in range(3):
-        action, carry = policy(st.obs, blank, carry)
-        assert np.all(np.isfinite(action))
-    assert int(carry["phase"]) == 2  # aborted
-    np.testing.assert_allclose(action[:4], st.obs["state"][:4], atol=1e-6)  # holds still
-
-
-def test_deep_estimator_plumbing(env, states):
-    """The deep estimator runs the servo net on the eye and goal images and returns a 4-DoF twist."""
+@pytest.fixture(scope="module")
+def deep_net(states):
+    """A small, randomly initialised servo net (its outputs are nonzero garbage: what matters is plumbing)."""
     from jaxrobot.models.servo import ServoConfig, ServoModel
 
     model = ServoModel(ServoConfig(conv_features=(4, 8), hidden=(8,)))
     st = _one(states, 0)
     params = model.init(jax.random.PRNGKey(0), {"observation/image": st.obs["image_eye"][None],
                                                 "observation/goal_image": st.info["goal_image"][None]})
-    goal = {"image": st.info["goal_image"], "depth": st.info["goal_depth"]}
-    twist, valid = peg.deep_estimator(model, params)(st.obs, goal)
-    assert twist.shape == (4,) and bool(valid) and np.all(np.isfinite(twist))
+    return model, params
+
+
+def _goal(st):
+    return {"image": st.info["goal_image"], "depth": st.info["goal_depth"]}
+
+
+def _blank(image):
+    return jnp.full_like(image, 120)  # grey: no marker colour anywhere
+
+
+def _run_policy(policy, init, obs, goal, steps):
+    carry = init()
+    for _ in range(steps):
+        action, carry = policy(obs, goal, carry)
+        assert np.all(np.isfinite(action))
+    return action, carry
+
+
+def test_markers_out_of_view_abort(env, states, deep_net):
+    """A goal or current view without markers: IBVS and the deep estimator both report not visible (zero
+    twist, not converged) and the policy holds, then aborts after its budget instead of descending; no NaNs.
+    (The deep net alone would output a twist for any image and could "converge" on a guess.)"""
+    st = _one(states, 0)
+    obs = peg.visual_obs(st.obs)
+    goal = _goal(st)
+    blank_goal = dict(goal, image=_blank(goal["image"]))
+    blank_obs = dict(obs, image_eye=_blank(obs["image_eye"]))
+    for est in (peg.ibvs_estimator(env), peg.deep_estimator(*deep_net)):
+        twist, valid = jax.jit(est)(obs, goal)
+        assert bool(valid)  # markers in view: a real estimate
+        for o, g in ((obs, blank_goal), (blank_obs, goal)):
+            twist, valid = jax.jit(est)(o, g)
+            assert not bool(valid)
+            np.testing.assert_array_equal(twist, 0.0)
+            init, policy = peg.servo_insert_policy(env, est, servo_steps=2)
+            action, carry = _run_policy(jax.jit(policy), init, o, g, 3)
+            assert int(carry["phase"]) == 2 and int(carry["switch_step"]) == -1  # aborted, never inserted
+            np.testing.assert_allclose(action[:4], st.obs["state"][:4], atol=1e-6)  # holds still
+
+
+def test_deep_estimator_plumbing(states, deep_net):
+    """The deep estimator runs the servo net on the eye and goal images and returns a 4-DoF twist."""
+    st = _one(states, 0)
+    twist, valid = peg.deep_estimator(*deep_net)(peg.visual_obs(st.obs), _goal(st))
+    assert twist.shape == (4,) and bool(valid) and np.all(np.isfinite(twist)) and np.any(twist != 0)
+
+
+def test_visual_controllers_ignore_ground_truth(env, states, deep_net):
+    """Scrambling the ground truth ``state[5:]`` (peg pose, hole, peg bottom) leaves the IBVS and deep actions
+    unchanged: the policies get :func:`peg.visual_obs`, which has no ``state`` key at all."""
+    scrambled = jax.random.normal(jax.random.PRNGKey(7), (10,)) * 0.1
+    for est in (peg.ibvs_estimator(env), peg.deep_estimator(*deep_net)):
+        init, policy = peg.servo_insert_policy(env, est)
+        step = jax.jit(policy)
+        for i in range(3):
+            st = _one(states, i)
+            bad = dict(st.obs, state=st.obs["state"].at[5:].set(scrambled))
+            a_true, c_true = _run_policy(step, init, peg.visual_obs(st.obs), _goal(st), 2)
+            a_bad, c_bad = _run_policy(step, init, peg.visual_obs(bad), _goal(st), 2)
+            np.testing.assert_array_equal(a_true, a_bad)
+            jax.tree.map(np.testing.assert_array_equal, c_true, c_bad)
+            assert np.any(np.asarray(a_true[:4]) != np.asarray(st.obs["state"][:4]))  # it does move
+        with pytest.raises(KeyError, match="proprio"):
+            policy(st.obs, _goal(st), init())  # it reads no `state`: a full observation is not its input
+
+
+def test_rollout_hands_visual_obs_only():
+    """:func:`peg.rollout_fn` gives a policy only the proprioception and images (and the goal view), unless
+    it is a privileged reference: checked at trace time with a spy policy (no compilation)."""
+    env0 = registry.load("peg_servo", overrides={"settle_steps": 0})
+    seen = {}
+
+    def spy(obs, goal, carry):
+        seen.update(obs={k: v.shape for k, v in obs.items()}, goal=set(goal))
+        return jnp.zeros(5), carry
+
+    keys = jax.random.split(jax.random.PRNGKey(0), 1)
+    for privileged, expected in ((False, {"proprio": (5,), "image_eye": (64, 64, 3), "depth_eye": (64, 64)}),
+                                 (True, {"state": (15,), "image_eye": (64, 64, 3), "depth_eye": (64, 64)})):
+        jax.eval_shape(peg.rollout_fn(env0, lambda: {}, spy, 1, steps=1, privileged=privileged), keys)
+        assert seen["obs"] == expected and seen["goal"] == {"image", "depth"}
+
+
+def test_goal_view_independent_of_hole(env, states):
+    """The taught goal view is the same image for every reset, whatever the hole position, and it is the view
+    at the goal pose over the *true* hole too (uniform table, hole never rotates): rendering it at the nominal
+    hole loses nothing and reads nothing of the true hole."""
+    holes = np.asarray(states.info["hole"])[:, :2]
+    assert np.min(np.abs(holes[1:] - holes[0])) > 1e-3  # the holes really differ
+    for i in range(1, 3):
+        np.testing.assert_array_equal(states.info["goal_image"][i], states.info["goal_image"][0])
+        np.testing.assert_array_equal(states.info["goal_depth"][i], states.info["goal_depth"][0])
+
+    @jax.jit
+    def at_true_hole(hole, goal_tcp):
+        d0 = env._data0.replace(mocap_pos=jnp.asarray(env._hole0).at[0].set(hole))
+        return env.render_eye(env.mjx_model, env.place(env.mjx_model, d0,
+                                                       env.held_qpos(env.mjx_model, goal_tcp, jnp.float32(0.0))))
+
+    for i in range(3):
+        rgb, depth = at_true_hole(states.info["hole"][i], states.info["goal_tcp"][i])
+        np.testing.assert_array_equal(rgb, states.info["goal_image"][i])
+        np.testing.assert_allclose(depth, states.info["goal_depth"][i], atol=1e-6)  # float rounding only
 
 
 def test_bad_inputs(env):
@@ -116,6 +202,10 @@ def test_bad_inputs(env):
         peg.servo_insert_policy(env, peg.ibvs_estimator(env), switch_streak=0)
     with pytest.raises(ValueError, match="controller"):
         peg.peg_eval("pbvs", n=1, env=env)
+    with pytest.raises(TypeError, match="gain.*only to controller 'ibvs'"):
+        peg.peg_eval("oracle", n=1, env=env, gain=5.0)
+    with pytest.raises(TypeError, match="only to controller 'ibvs'.*pair"):
+        peg.peg_eval(peg.oracle_policy(env), n=1, env=env, servo_steps=10)
     with pytest.raises(NotImplementedError, match="randomisation"):
         env.randomize_model(env.mjx_model, jax.random.PRNGKey(0))
 

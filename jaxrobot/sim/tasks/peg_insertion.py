@@ -171,8 +171,7 @@ class PegInsertion(Env):
         data = mjx.forward(model, data)
         info = {"step": jnp.int32(0), "peg_half": half}
         _, _, _, metrics = self._evaluate(model, data)
-        return State(data=data, obs=self._obs(model, data), reward=jnp.float32(0.0), done=jnp.bool_(False),
-                     success=jnp.bool_(False), metrics=metrics, info=info)
+        return self._make_state(model, data, info, jnp.float32(0.0), jnp.bool_(False), jnp.bool_(False), metrics)
 
     def step_with(self, model, state: State, action: jax.Array) -> State:
         action = self.clip_action(action)
@@ -180,8 +179,12 @@ class PegInsertion(Env):
         info = dict(state.info, step=state.info["step"] + 1)
         reward, success, failure, metrics = self._evaluate(model, data)
         done = success | failure | (info["step"] >= self.config.episode_steps)
-        return State(data=data, obs=self._obs(model, data), reward=reward, done=done, success=success,
-                     metrics=metrics, info=info)
+        return self._make_state(model, data, info, reward, success, done, metrics)
+
+    def _make_state(self, model, data, info, reward, success, done, metrics) -> State:
+        """The :class:`State` after reset or a step (a hook for variants that add observations or metrics)."""
+        return State(data=data, obs=self._obs(model, data), reward=jnp.asarray(reward, jnp.float32), done=done,
+                     success=success, metrics=metrics, info=info)
 
     def peg_half(self, model) -> jax.Array:
         """The peg's half-sizes [3] in ``model`` (``PEG_HALF`` unless randomised)."""

@@ -16,8 +16,10 @@ the wall tops: a pre-insertion pose from which a straight descent inserts.
 Observation: ``state`` as ``peg_insertion`` (controllers may use only the proprioceptive part ``[0:5]``:
 tcp position, yaw, finger opening; ``[5:15]`` is ground truth for references and metrics) plus
 ``image_eye`` / ``depth_eye`` (``image_size``, 64 by default, :mod:`jaxrobot.sim.render`). ``info`` carries
-the taught goal view ``goal_image`` / ``goal_depth`` (rendered at reset with the gripper at the goal pose) and,
-for metrics and labels only, ``hole`` and ``goal_tcp``.
+the taught goal view ``goal_image`` / ``goal_depth`` (:meth:`PegServo.goal_view`: rendered with the hole at its
+nominal position and the gripper at the goal pose over it, so it never depends on the true hole; the table is
+uniform and the hole never rotates, so the view at any hole position is the same image) and, for metrics and
+labels only, ``hole`` and ``goal_tcp``.
 
 Metrics: ``pixel_error``: mean distance (px at ``image_size``) between the marker centres projected from
 the current and from the goal camera pose (geometric truth, independent of feature extraction), plus
@@ -164,6 +166,16 @@ class PegServo(PegInsertion):
         depth, rgb = render.render_rgbd(model, data, self._eye, self._k, s, s)
         return rgb, depth
 
+    def goal_view(self, model) -> tuple[jax.Array, jax.Array]:
+        """The taught goal view (rgb, depth): the eye image with the held peg at the pre-insertion pose, yaw 0,
+        over the hole at its *nominal* position. It is the goal view for every hole position (the hole only
+        translates, markers and walls move with it, the table under the camera is uniform and the shading
+        depends only on depth), and it reads nothing of the episode's true hole."""
+        hole = jnp.asarray(self._hole0)
+        data = self._data0.replace(mocap_pos=hole)
+        qpos = self.held_qpos(model, self.goal_tcp(model, hole[0, 0:2]), jnp.float32(0.0))
+        return self.render_eye(model, self.place(model, data, qpos))
+
     def sample_start(self, model, rng: jax.Array, scale: jax.Array | float = 1.0
                      ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
         """(hole [3], goal tcp [3], start tcp [3], start yaw) drawn as in the module docstring; ``scale``
@@ -183,8 +195,7 @@ class PegServo(PegInsertion):
         hole, goal, start, yaw = self.sample_start(model, rng)
         mocap = jnp.asarray(self._hole0).at[0].set(hole)
         d0 = self._data0.replace(mocap_pos=mocap)
-        goal_rgb, goal_depth = self.render_eye(model, self.place(model, d0, self.held_qpos(model, goal,
-                                                                                          jnp.float32(0.0))))
+        goal_rgb, goal_depth = self.goal_view(model)
         qpos = self.held_qpos(model, start, yaw)
         ctrl = jnp.concatenate([qpos[_GRIP], jnp.zeros(1)])  # hold the pose, squeeze the fingers shut
         data = d0.replace(qpos=qpos, qvel=jnp.zeros(self.mj_model.nv, jnp.float32), ctrl=ctrl)
@@ -193,15 +204,8 @@ class PegServo(PegInsertion):
             data = jax.lax.fori_loop(0, self.config.settle_steps, lambda _, d: self.physics(model, d, ctrl), data)
         info = {"step": jnp.int32(0), "peg_half": self.peg_half(model), "hole": hole, "goal_tcp": goal,
                 "goal_image": goal_rgb, "goal_depth": goal_depth}
-        return self._servo_state(model, data, info, jnp.float32(0.0), jnp.bool_(False), jnp.bool_(False))
-
-    def step_with(self, model, state: State, action: jax.Array) -> State:
-        action = self.clip_action(action)
-        data = self.physics(model, state.data, action - self._ctrl_offset)
-        info = dict(state.info, step=state.info["step"] + 1)
-        reward, success, failure, _ = self._evaluate(model, data)
-        done = success | failure | (info["step"] >= self.config.episode_steps)
-        return self._servo_state(model, data, info, reward, success, done)
+        _, _, _, metrics = self._evaluate(model, data)
+        return self._make_state(model, data, info, jnp.float32(0.0), jnp.bool_(False), jnp.bool_(False), metrics)
 
     def pixel_error(self, data, info) -> jax.Array:
         """Mean distance (px) between the marker centres seen from the current and from the goal eye pose."""
@@ -210,11 +214,9 @@ class PegServo(PegInsertion):
         goal = project_points(*eye_pose(info["goal_tcp"], jnp.float32(0.0)), pts, self._k)
         return jnp.mean(jnp.linalg.norm(cur - goal, axis=-1))
 
-    def _servo_state(self, model, data, info, reward, success, done) -> State:
-        _, _, _, metrics = self._evaluate(model, data)
+    def _make_state(self, model, data, info, reward, success, done, metrics) -> State:
         metrics = dict(metrics, pixel_error=self.pixel_error(data, info).astype(jnp.float32))
-        return State(data=data, obs=self._obs(model, data), reward=jnp.asarray(reward, jnp.float32), done=done,
-                     success=success, metrics=metrics, info=info)
+        return super()._make_state(model, data, info, reward, success, done, metrics)
 
     def randomize_model(self, model, rng: jax.Array):
         raise NotImplementedError("peg_servo has no domain randomisation (colour jitter would break the "
@@ -252,8 +254,9 @@ def peg_servo_pairs(env: PegServo, rng: jax.Array, n: int, lam: float = 1.0) -> 
 
     Hole and start drawn like ``env.reset`` (every other pair with the start displacement shrunk by a uniform
     factor in [0, 1], so the net is accurate near the goal where the loop ends); the peg is placed held,
-    kinematically (no physics). Label: the pose-based twist ``λ · log(T_cur⁻¹ T_goal)`` of the eye camera
-    (:func:`~jaxrobot.vision.ibvs.pbvs_velocity`; ωx = ωy = 0 since the gripper cannot roll or pitch).
+    kinematically (no physics); the goal image is the taught view :meth:`PegServo.goal_view`. Label: the
+    pose-based twist ``λ · log(T_cur⁻¹ T_goal)`` of the eye camera (:func:`~jaxrobot.vision.ibvs.pbvs_velocity`;
+    ωx = ωy = 0 since the gripper cannot roll or pitch).
     ``jit`` with ``env`` and ``n`` static.
     """
     from jaxrobot.vision.ibvs import pbvs_velocity
@@ -269,11 +272,11 @@ def peg_servo_pairs(env: PegServo, rng: jax.Array, n: int, lam: float = 1.0) -> 
         scale = jnp.where(shrink, jax.random.uniform(k_scale, ()), 1.0)
         hole, goal, start, yaw = env.sample_start(model, k_pose, scale)
         d0 = env._data0.replace(mocap_pos=jnp.asarray(env._hole0).at[0].set(hole))
-        goal_rgb, _ = env.render_eye(model, env.place(model, d0, env.held_qpos(model, goal, jnp.float32(0.0))))
         rgb, _ = env.render_eye(model, env.place(model, d0, env.held_qpos(model, start, yaw)))
-        return rgb, goal_rgb, pbvs_velocity(pose(start, yaw), pose(goal, jnp.float32(0.0)), lam=lam)
+        return rgb, pbvs_velocity(pose(start, yaw), pose(goal, jnp.float32(0.0)), lam=lam)
 
-    rgb, goal, twist = jax.vmap(one)(jax.random.split(rng, n), jnp.arange(n) % 2 == 1)
+    rgb, twist = jax.vmap(one)(jax.random.split(rng, n), jnp.arange(n) % 2 == 1)
+    goal = jnp.broadcast_to(env.goal_view(model)[0], rgb.shape)
     return {"observation/image": rgb, "observation/goal_image": goal, "servo/twist": twist}
 
 

@@ -49,6 +49,7 @@ from jaxrobot.config import require
 from jaxrobot.sim import render
 from jaxrobot.sim._mjx import mjx
 from jaxrobot.sim.env import Env, EnvConfig, State
+from jaxrobot.vision.camera import quat_to_mat
 from jaxrobot.vision.ibvs import pbvs_velocity, se3_exp
 
 ASSET = pathlib.Path(__file__).resolve().parents[1] / "assets" / "servo_target" / "servo_target.xml"
@@ -106,16 +107,7 @@ class ServoTargetConfig(EnvConfig):
 
 
 # ---------------------------------------------------------------- small rotation helpers
-
-
-def quat_to_mat(q: jax.Array) -> jax.Array:
-    """Rotation matrix [3, 3] of a unit quaternion (w, x, y, z)."""
-    w, x, y, z = q[0], q[1], q[2], q[3]
-    return jnp.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])
+# (quat_to_mat is jaxrobot.vision.camera's, shared with the pose objects)
 
 
 def quat_mul(a: jax.Array, b: jax.Array) -> jax.Array:
