@@ -1,12 +1,12 @@
 """Vision backbones behind one interface: ResNet-18 and MobileNetV3-small, picked by a config string.
 
-Every backbone maps a normalised float image batch ``[N, H, W, 3]`` to a stride-32 feature map
+Every backbone maps a normalised float image batch ``[N, H, W, 3]`` to a stride-32 (or ``output_stride``) feature map
 ``[N, h, w, C]``; :func:`make_backbone` builds one from ``(name, norm, width)`` and
 :func:`backbone_channels` gives ``C`` without running it. Policies take the values from their own
 config fields (``backbone``, ``backbone_norm``, ``backbone_width``, ``backbone_output_stride``).
 
-``output_stride`` (ResNet-18 only) keeps ``layer3``/``layer4`` at stride 1 instead of 2 for small images: a
-56x56 crop gives a 2x2 map at stride 32, too coarse for a spatial soft-argmax to say where a 3-pixel
+``output_stride`` (ResNet-18 only) keeps ``layer4`` (16) or ``layer3`` and ``layer4`` (8) at stride 1 for
+small images: a 56x56 crop gives a 2x2 map at stride 32, too coarse for a spatial soft-argmax to say where a 3-pixel
 object is, and a 7x7 map at stride 8. (torchvision's ``replace_stride_with_dilation`` does this for
 Bottleneck ResNets; its BasicBlock refuses dilation, so here the stride is simply dropped; the weights
 and their names are unchanged, so torchvision weights still load.)
