@@ -5,7 +5,9 @@
 Prints one JSON line:
   ``<net>_ms``: median batch-1 latency (ms) of the jitted forward pass (params initialised at random;
     latency does not depend on the values), for GG-CNN2 and GR-ConvNet at ``size``×``size`` depth,
-    GR-ConvNet RGB-D, the GQ-CNN-style scorer (one 32×32 crop) and the servo network (two 32×32 RGB);
+    GR-ConvNet RGB-D, the GQ-CNN-style scorer (one 32×32 crop), the servo network (two 32×32 RGB) and the
+    PoseCNN-style pose network (64×64 RGB-D; ``pose_ms`` is the whole estimate: segmentation, Hough voting,
+    rotation head, back-projection, with ``experiments/pose_objects.py``'s model config);
   ``gqcnn_cem_ms``: antipodal sampling (64 candidates) + 3 CEM iterations on one depth image;
   ``ibvs_law_hz``: jitted IBVS law evaluations per second (4 points, one call per iteration, as a
     control loop runs); ``ibvs_sim_steps_per_s``: law + kinematic integration steps per second inside
@@ -29,6 +31,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from jaxrobot.models.grasp import GraspCandidateConfig, GraspCandidateModel, GraspMapConfig, GraspMapModel  # noqa: E402
+from jaxrobot.models.pose import PoseModel  # noqa: E402
 from jaxrobot.models.servo import ServoConfig, ServoModel  # noqa: E402
 from jaxrobot.vision import camera as cam_lib  # noqa: E402
 from jaxrobot.vision.grasp_candidates import cross_entropy_method, sample_antipodal  # noqa: E402
@@ -92,6 +95,16 @@ def main() -> None:
     sparams = servo.init(key, sobs)
     out["params"]["servo"] = n_params(sparams)
     out["servo_ms"] = median_ms(jax.jit(servo.predict), sparams, sobs, reps=args.reps)
+
+    from jaxrobot.config import load_experiment
+
+    pose = PoseModel(load_experiment("experiments/pose_objects.py").model)
+    pobs = {"observation/rgb": jnp.zeros((1, 64, 64, 3), jnp.uint8),
+            "observation/depth": jnp.full((1, 64, 64, 1), 0.6, jnp.float32),
+            "observation/intrinsics": cam_lib.camera_from_fovy(45.0, 64, 64).K[None]}
+    pparams = pose.init(key, pobs)
+    out["params"]["pose"] = n_params(pparams)
+    out["pose_ms"] = median_ms(jax.jit(pose.predict), pparams, pobs, reps=args.reps)
 
     pts = jnp.array([[-1, -1, 0], [1, -1, 0], [1, 1, 0], [-1, 1, 0]], jnp.float32) * 0.05
     goal = cam_lib.look_at((0.0, 0.0, 0.5), (0.0, 0.0, 0.0), up=(0.0, 1.0, 0.0))
