@@ -135,7 +135,7 @@ def export_checkpoint(workdir: str | os.PathLike, out: str | os.PathLike, *, for
     step, meta = ckpt_lib.read_meta(workdir, step)
     _, state = ckpt_lib.restore_arrays(workdir, step, item="state")
     _, example_batch = ckpt_lib.restore_arrays(workdir, step, item="example_batch")
-    which = "ema_params" if use_ema and state.get("ema_params") is not None else "params"
+    which = ckpt_lib.params_key(state, use_ema)
     params = state[which]
     cfg = config_lib.from_dict(meta["config"])
     model = build_model(cfg.model)

@@ -52,7 +52,7 @@ def load_policy(workdir: str | pathlib.Path, step: int | None = None, use_ema: b
     """The policy saved in ``workdir`` (EMA params when the run kept them)."""
     step, meta = ckpt_lib.read_meta(workdir, step)
     _, state = ckpt_lib.restore_arrays(workdir, step, item="state")
-    params = state.get("ema_params") if use_ema and state.get("ema_params") is not None else state["params"]
+    params = state[ckpt_lib.params_key(state, use_ema)]
     meta = dict(meta, step=step)
     return runner_from_meta(meta, params, seed), meta
 

@@ -150,8 +150,12 @@ def load_model_checkpoint(workdir: str | pathlib.Path, step: int | None = None, 
     if found != kind:
         raise ConfigError(f"{workdir}: checkpoint model is {found!r}, not a {kind} model")
     _, state = restore_arrays(workdir, step, item="state")
-    params = state.get("ema_params") if use_ema and state.get("ema_params") is not None else state["params"]
-    return LoadedModel(build_model(cfg.model), params, cfg, meta, step)
+    return LoadedModel(build_model(cfg.model), state[params_key(state, use_ema)], cfg, meta, step)
+
+
+def params_key(state: dict, use_ema: bool = True) -> str:
+    """Which parameters of a restored state to run: ``"ema_params"`` when asked for and kept, else ``"params"``."""
+    return "ema_params" if use_ema and state.get("ema_params") is not None else "params"
 
 
 @contextlib.contextmanager

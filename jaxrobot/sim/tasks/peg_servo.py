@@ -50,6 +50,7 @@ from jaxrobot.sim.tasks.peg_insertion import (
     PegInsertionRandomization,  # noqa: F401  (resolves the inherited field's type hint in this module)
 )
 from jaxrobot.sim.tasks.pick_cube import GRIPPER_CTRL_OFFSET, PAD_INNER, TABLE_TOP
+from jaxrobot.sim.tasks.servo_target import project_points
 
 ASSET = pathlib.Path(__file__).resolve().parents[1] / "assets" / "peg_servo" / "peg_servo.xml"
 
@@ -112,12 +113,6 @@ def eye_pose(tcp: jax.Array, yaw: jax.Array) -> tuple[jax.Array, jax.Array]:
     rz = jnp.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
     base = tcp + jnp.array([0.0, 0.0, TCP_BELOW_BASE])
     return base + rz @ jnp.asarray(EYE_OFFSET), rz @ jnp.diag(jnp.array([1.0, -1.0, -1.0]))
-
-
-def project_points(pos: jax.Array, rot: jax.Array, points: jax.Array, k: np.ndarray) -> jax.Array:
-    """Pixel coordinates [N, 2] (pixel-edge origin, as ``k``) of world points seen from an OpenCV camera."""
-    p = (points - pos) @ rot
-    return jnp.stack([p[:, 0] / p[:, 2] * k[0, 0] + k[0, 2], p[:, 1] / p[:, 2] * k[1, 1] + k[1, 2]], -1)
 
 
 class PegServo(PegInsertion):

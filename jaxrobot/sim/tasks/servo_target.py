@@ -49,6 +49,7 @@ from jaxrobot.config import require
 from jaxrobot.sim import render
 from jaxrobot.sim._mjx import mjx
 from jaxrobot.sim.env import Env, EnvConfig, State
+from jaxrobot.sim.randomize import quat_mul
 from jaxrobot.vision.camera import quat_to_mat
 from jaxrobot.vision.ibvs import pbvs_velocity, se3_exp
 
@@ -108,13 +109,6 @@ class ServoTargetConfig(EnvConfig):
 
 # ---------------------------------------------------------------- small rotation helpers
 # (quat_to_mat is jaxrobot.vision.camera's, shared with the pose objects)
-
-
-def quat_mul(a: jax.Array, b: jax.Array) -> jax.Array:
-    """Hamilton product a ⊗ b (w, x, y, z)."""
-    aw, av = a[0], a[1:]
-    bw, bv = b[0], b[1:]
-    return jnp.concatenate([(aw * bw - av @ bv)[None], aw * bv + bw * av + jnp.cross(av, bv)])
 
 
 def rotvec_to_quat(r: jax.Array) -> jax.Array:
@@ -177,11 +171,16 @@ def marker_features(rgb: jax.Array, depth: jax.Array, k: np.ndarray
     return jnp.stack([x, y], -1), z, counts
 
 
+def project_points(pos: jax.Array, rot: jax.Array, points: jax.Array, k: np.ndarray) -> jax.Array:
+    """Pixel coordinates [N, 2] (continuous, pixel-edge origin like ``k``) of world ``points`` [N, 3] seen
+    from an OpenCV camera at ``pos`` with world-from-camera rotation ``rot`` [3, 3]."""
+    p = (points - pos) @ rot
+    return jnp.stack([p[:, 0] / p[:, 2] * k[0, 0] + k[0, 2], p[:, 1] / p[:, 2] * k[1, 1] + k[1, 2]], -1)
+
+
 def project_markers(pos: jax.Array, quat: jax.Array, k: np.ndarray) -> jax.Array:
-    """Pixel coordinates [4, 2] (continuous, pixel-edge origin like ``k``) of the marker centres."""
-    p = (jnp.asarray(MARKERS) - pos) @ quat_to_mat(quat)
-    xy = p[:, :2] / p[:, 2:3]
-    return jnp.stack([xy[:, 0] * k[0, 0] + k[0, 2], xy[:, 1] * k[1, 1] + k[1, 2]], -1)
+    """Pixel coordinates [4, 2] of the marker centres from the eye at ``pos`` / ``quat``."""
+    return project_points(pos, quat_to_mat(quat), jnp.asarray(MARKERS), k)
 
 
 # ---------------------------------------------------------------- environment
