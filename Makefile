@@ -21,16 +21,17 @@ $(STAMP): pyproject.toml requirements.lock export/runtime/pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m jaxrobot.demo --out out/demo
+	$(PY) -m jaxrobot.cli.demo --out out/demo
 
 test: $(STAMP)
 	timeout 45m $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --max-worker-restart=0
 
 test-all: $(STAMP)
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m ""
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "" --timeout 3600
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check jaxrobot tests experiments bench data_pipelines export tools
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format jaxrobot tests experiments bench data_pipelines export tools

@@ -48,7 +48,7 @@ def make_dataset(out: str, episodes: int, steps: int, size: int) -> str:
     """Write the benchmark dataset (runs in a subprocess: the fallback writer imports TensorFlow)."""
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
     from data_pipelines.common import FLAG_FEATURES, rlds_flags, write_episodes
-    from jaxrobot.data.rlds_source import open_rlds
+    from jaxrobot.data.sources.rlds import open_rlds
     from jaxrobot.data.transforms import decode_image, resize
 
     src = open_rlds(BRIDGE, "train")
@@ -82,7 +82,7 @@ def make_dataset(out: str, episodes: int, steps: int, size: int) -> str:
 
 
 def bench_jaxrobot(path: str, size: int, batch: int, batches: int, workers: int) -> dict:
-    from jaxrobot.data.rlds_source import RldsDataConfig, RldsSource
+    from jaxrobot.data.sources.rlds import RldsDataConfig, RldsSource
 
     cfg = RldsDataConfig(path=path, n_obs_steps=2, horizon=4, image_size=(size, size), workers=workers,
                          prefetch=2, memory_mb=1024)
@@ -194,7 +194,7 @@ def main() -> None:
                         "--steps", str(args.steps), "--size", str(args.size)], check=True, stdout=subprocess.DEVNULL)
     path = str(path)
 
-    from jaxrobot.data.commands import dataset_stats
+    from jaxrobot.cli.data import dataset_stats
 
     stats = dataset_stats(path)
     out = {"dataset": {"episodes": args.episodes, "steps": args.episodes * args.steps, "cameras": len(CAMS),

@@ -1,6 +1,6 @@
 """Export benchmark: batch-1 latency of jax.jit vs ONNX Runtime vs TFLite, plus parity, one JSON line per model.
 
-    .venv/bin/jaxrobot train --config experiments/act_synthetic_small.py --workdir /tmp/act_small
+    .venv/bin/jaxrobot train --config experiments/act_synthetic.py:small --workdir /tmp/act_small
     .venv/bin/python bench/export.py --workdir /tmp/act_small [/tmp/dp_small ...] [--runs 200]
 
 For each checkpoint: export a bundle (ONNX fp32; TFLite fp32, fp16, int8 dynamic range) into a temporary
@@ -13,7 +13,7 @@ Stateless vision models (grasp maps, the grasp candidate scorer, the visual serv
 runtime kind is not a policy) are timed per exported function at batch 1 instead: ``jax.jit`` of the
 function the export traced against ``Bundle.runner`` on each backend and precision::
 
-    .venv/bin/jaxrobot train --config experiments/grasp_maps_synthetic.py --workdir /tmp/grasp_maps_synthetic
+    .venv/bin/jaxrobot train --config experiments/grasp_synthetic.py:maps --workdir /tmp/grasp_maps_synthetic
     .venv/bin/python bench/export.py --workdir /tmp/grasp_maps_synthetic
 """
 
@@ -60,7 +60,7 @@ def bench_functions(workdir: str, runs: int, warmup: int, threads: int | None) -
     import jax
     from jaxrobot_runtime import load_bundle
 
-    import jaxrobot.data.synthetic_vision  # noqa: F401 - registers the synthetic vision data configs
+    import jaxrobot.skills.grasping.synthetic  # noqa: F401 - registers the synthetic vision data configs
     from jaxrobot import config as config_lib
     from jaxrobot.export.bundle import export_checkpoint
     from jaxrobot.export.functions import export_plan

@@ -21,7 +21,7 @@ import jax.numpy as jnp  # noqa: E402
 
 from jaxrobot import config as C  # noqa: E402
 from jaxrobot.data.sources import make_source  # noqa: E402
-from jaxrobot.data.synthetic import SyntheticDataConfig  # noqa: E402
+from jaxrobot.data.sources.synthetic import SyntheticDataConfig  # noqa: E402
 from jaxrobot.models.bc import BCConfig  # noqa: E402
 from jaxrobot.models.registry import build_model  # noqa: E402
 from jaxrobot.train.config import ExperimentConfig, MeshConfig, OptimizerConfig, TrainConfig  # noqa: E402

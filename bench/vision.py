@@ -33,10 +33,10 @@ import numpy as np  # noqa: E402
 from jaxrobot.models.grasp import GraspCandidateConfig, GraspCandidateModel, GraspMapConfig, GraspMapModel  # noqa: E402
 from jaxrobot.models.pose import PoseModel  # noqa: E402
 from jaxrobot.models.servo import ServoConfig, ServoModel  # noqa: E402
+from jaxrobot.skills.grasping.synthetic import box_scene  # noqa: E402
 from jaxrobot.vision import camera as cam_lib  # noqa: E402
 from jaxrobot.vision.grasp_candidates import cross_entropy_method, sample_antipodal  # noqa: E402
 from jaxrobot.vision.ibvs import ibvs_velocity, project_normalized, se3_exp, simulate_ibvs  # noqa: E402
-from jaxrobot.vision.synthetic import box_scene  # noqa: E402
 
 
 def median_ms(fn, *args, reps: int) -> float:

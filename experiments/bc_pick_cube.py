@@ -9,7 +9,7 @@ An MLP maps the 12-D state (gripper pose, opening, cube pose) to a chunk of 8 ab
 which all 8 are executed before re-planning. 3,000 steps of batch 256 take a few minutes on a 2-core CPU.
 """
 
-from jaxrobot.data.rlds_source import RldsDataConfig
+from jaxrobot.data.sources.rlds import RldsDataConfig
 from jaxrobot.models.bc import BCConfig
 from jaxrobot.train.config import ExperimentConfig, OptimizerConfig, TrainConfig
 

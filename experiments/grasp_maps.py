@@ -17,9 +17,9 @@ Override with ``--set data.cache_dir=DIR`` or ``--set data.path=DATASET_FOLDER``
 import os
 import sys
 
-from jaxrobot.grasping.dataset import GraspRldsConfig
-from jaxrobot.grasping.label import GraspLabelConfig
 from jaxrobot.models.grasp import GraspMapConfig
+from jaxrobot.skills.grasping.dataset import GraspRldsConfig
+from jaxrobot.skills.grasping.label import GraspLabelConfig
 from jaxrobot.train.config import ExperimentConfig, OptimizerConfig, TrainConfig
 
 MAX_WIDTH_PX = 40.0

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import importlib
 import importlib.util
 import json
 import pathlib
@@ -60,28 +59,18 @@ def require(cond: bool, field: str, reason: str) -> None:
         fail(field, reason)
 
 
-# Modules that define config kinds, imported on a miss so a checkpoint's config JSON can be rebuilt
-# without the experiment file having imported them first.
-_CONFIG_MODULES = (
-    "jaxrobot.train.config", "jaxrobot.data.synthetic", "jaxrobot.data.rlds_source", "jaxrobot.models.bc",
-    "jaxrobot.models.act", "jaxrobot.models.diffusion", "jaxrobot.models.grasp", "jaxrobot.models.servo",
-    "jaxrobot.grasping.dataset", "jaxrobot.data.synthetic_vision", "jaxrobot.servoing.dataset",
-    "jaxrobot.models.pose", "jaxrobot.pose.dataset",
-)
-
-
 def config_class(kind: str) -> type[Config]:
-    if kind not in _REGISTRY:
-        for name in _CONFIG_MODULES:
-            try:
-                importlib.import_module(name)
-            except ModuleNotFoundError as e:
-                if e.name != name:
-                    raise
+    """The config class registered under ``kind`` (classes register themselves when defined).
+
+    The config layer imports nothing above it, so a kind is known once its module has been imported:
+    an experiment file imports what it configures, and ``import jaxrobot.catalog`` (which the ``jaxrobot``
+    command does) imports every kind jaxrobot defines, so a checkpoint's config JSON rebuilds anywhere.
+    """
     try:
         return _REGISTRY[kind]
     except KeyError:
-        raise ConfigError(f"unknown config kind {kind!r}; known: {sorted(_REGISTRY)}") from None
+        raise ConfigError(f"unknown config kind {kind!r} (import jaxrobot.catalog to load every kind jaxrobot "
+                          f"defines); known: {sorted(_REGISTRY)}") from None
 
 
 def _type_hints(cls: type) -> dict[str, Any]:
@@ -193,15 +182,16 @@ def _is_config_dict(v: Any) -> bool:
     if not (isinstance(v, dict) and isinstance(v.get("kind"), str)):
         return False
     try:
-        config_class(v["kind"])  # imports the defining module on first use
+        config_class(v["kind"])
     except ConfigError:
         return False
     return True
 
 
 def _decode(v: Any, tp: Any) -> Any:
-    if _is_config_dict(v):
-        return from_dict(v)
+    if _is_config_dict(v) or (isinstance(v, dict) and isinstance(v.get("kind"), str) and isinstance(tp, type)
+                              and issubclass(tp, Config)):
+        return from_dict(v)  # an unknown kind where a config belongs fails here, naming the kind
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -326,9 +316,33 @@ def parse_value(raw: str, tp: Any, field: str, current: Any = None) -> Any:
 # ---------------------------------------------------------------- experiment files
 
 
+def _split_experiment_spec(spec: str | pathlib.Path) -> tuple[pathlib.Path, str | None]:
+    """``FILE.py:VARIANT`` -> ``(FILE.py, VARIANT)``; any other spec is a plain path with no variant.
+
+    The variant is what follows the last colon, and only when what precedes it ends in ``.py`` (as
+    big_vision's ``--config file.py:arg``), so paths that merely contain a colon keep working.
+    """
+    text = str(spec)
+    head, colon, arg = text.rpartition(":")
+    if not (colon and head.endswith(".py")):
+        return pathlib.Path(text), None
+    if not arg:
+        raise ConfigError(f"config {text!r}: empty variant after ':' (expected FILE.py:VARIANT)")
+    return pathlib.Path(head), arg
+
+
 def load_experiment(path: str | pathlib.Path, overrides: typing.Sequence[str] = ()) -> Config:
-    """Import ``experiments/<name>.py``, call ``get_config()``, apply overrides, validate."""
-    path = pathlib.Path(path)
+    """Load an experiment file, apply overrides, validate.
+
+    ``experiments/<name>.py`` calls the file's ``get_config()``; ``experiments/<name>.py:<variant>`` calls
+    ``get_config("<variant>")``, one of the variants of a recipe. A recipe lists its variants in a module-level
+    ``VARIANTS`` tuple, so an unknown one fails naming the known ones before ``get_config`` runs.
+    """
+    import inspect
+
+    path, arg = _split_experiment_spec(path)
+    if path.suffix != ".py":
+        raise ConfigError(f"config file {path} is not a .py file (expected FILE.py or FILE.py:VARIANT)")
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     spec = importlib.util.spec_from_file_location(f"jaxrobot_experiment_{path.stem}", path)
@@ -337,9 +351,28 @@ def load_experiment(path: str | pathlib.Path, overrides: typing.Sequence[str] = 
     spec.loader.exec_module(module)
     if not hasattr(module, "get_config"):
         raise ConfigError(f"config file {path} defines no get_config()")
-    cfg = module.get_config()
+    if arg is None:
+        cfg = module.get_config()
+    else:
+        params = inspect.signature(module.get_config).parameters.values()
+        if not any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params):
+            raise ConfigError(f"config file {path} has no variants (its get_config() takes no argument); "
+                              f"cannot select {arg!r}")
+        variants = getattr(module, "VARIANTS", None)
+        if variants is not None and arg not in variants:
+            raise ConfigError(f"config file {path}: unknown variant {arg!r}; known: {', '.join(variants)}")
+        cfg = module.get_config(arg)
     if not isinstance(cfg, Config):
         raise ConfigError(f"{path}: get_config() returned {type(cfg).__name__}, not a jaxrobot Config")
     for o in overrides:
         cfg = override(cfg, o)
     return validate(cfg)
+
+
+def load_variant(here: str | pathlib.Path, spec: str) -> Config:
+    """The config of ``spec`` (``"act_pick_cube.py:state"``) in the folder of the file ``here``.
+
+    For experiment files kept under a fixed name that are one variant of a recipe file: their whole body is
+    ``def get_config(): return load_variant(__file__, "recipe.py:variant")``, so the recipe is not copied.
+    """
+    return load_experiment(pathlib.Path(here).parent / spec)

@@ -66,13 +66,16 @@ def test_every_experiment_file_loads():
 
 
 def test_checkpoint_config_rebuilds_in_a_fresh_process(tmp_path):
-    """A saved config JSON must rebuild nested configs whose modules nobody imported yet."""
+    """A saved config JSON rebuilds in a process that imported only jaxrobot.catalog (every kind), and an
+    unknown kind fails naming it."""
     import subprocess
     import sys
 
     path = tmp_path / "config.json"
     path.write_text(C.to_json(load()))
-    code = ("import sys, jaxrobot.config as C; cfg = C.from_json(open(sys.argv[1]).read()); "
+    code = ("import sys, jaxrobot.catalog, jaxrobot.config as C; cfg = C.from_json(open(sys.argv[1]).read()); "
             "print(type(cfg.model).__name__, type(cfg.data).__name__)")
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["BCConfig", "SyntheticDataConfig"]
+    with pytest.raises(C.ConfigError, match="unknown config kind 'no_such_kind'.*jaxrobot.catalog"):
+        C.from_json('{"kind": "no_such_kind"}')

@@ -252,7 +252,8 @@ def check(root: str) -> tuple[list[str], str]:
     for d in package_dirs:
         # Its own library, or (when parent and child import each other) the library of an ancestor.
         own = [n for n, t in libraries.items()
-               if (n == d or d.startswith(n + "/")) and all(m in t.srcs for m in modules if _dir(m) == d)]
+               if (n == d or d.startswith(n + "/"))
+               and all(m in t.srcs for m in modules if _dir(m) == d and m != CATALOG)]
         if not own:
             problems.append(f"package {d}/ has no py_library of its own; add:\n"
                             + suggest_library(d, root, known, libraries))
@@ -290,6 +291,8 @@ def check(root: str) -> tuple[list[str], str]:
             for need, top in _needed_targets(root, src, known, owners, transitive=is_test):
                 if n in need or need & closure[n] or frozenset(need) in reported:
                     continue
+                if t.rule == "py_pytest" and need == {"test_support"}:
+                    continue  # the py_pytest macro adds :test_support (helpers, conftests) to every test
                 cyclic = any(n in closure.get(o, set()) for o in need)
                 if not top and cyclic:
                     continue  # lazy import that breaks a cycle
@@ -408,7 +411,8 @@ def suggest_test(test_file: str, root: str, known: set[str], libraries: dict[str
                  owners: dict[str, list[str]], closure: dict[str, set[str]]) -> str:
     """A py_pytest stanza whose deps cover every library the test reaches, lazy imports included."""
     needed = set()
-    for need, _top in _needed_targets(root, test_file, known, owners, transitive=True):
+    conftests = _scanned_sources(Target("py_pytest", test_file[:-3], srcs=[test_file]), known)
+    for need, _top in [x for src in conftests for x in _needed_targets(root, src, known, owners, transitive=True)]:
         libs = sorted(n for n in need if n in libraries and n != AGGREGATE)
         if libs:
             needed.add(libs[0])
@@ -420,6 +424,180 @@ def suggest_test(test_file: str, root: str, known: set[str], libraries: dict[str
     return f'    py_pytest(\n        name = "{name}",\n        deps = [{", ".join(deps)}],\n    )'
 
 
+# ---------------------------------------------------------------- regeneration (--write)
+
+_HEADER = """# Bazel build of jaxrobot: one py_library per Python package, one py_test per test file.
+#
+#   PATH=$PWD/.venv/bin:$PATH bazel test //...     (or: make bazel-test)
+#   python tools/build_check.py                    (or: make build-check; CI runs it)
+#   python tools/build_check.py --write            (rewrites this file from the tree and its imports)
+#
+# Third-party packages (jax, flax, TensorFlow...) come from the venv on PATH, not from Bazel.
+# Library srcs are globs per package directory, so a new module is picked up by itself; library deps mirror
+# the imports (packages import each other without cycles, checked by `make lint`), test deps cover every
+# library a test reaches. build_check.py fails when a target is missing or an import is not covered;
+# `--write` regenerates the whole file. jaxrobot/catalog.py (imports every package) has a target of its own.
+
+load("//tools/bazel:pytest.bzl", "py_pytest")
+
+package(default_visibility = ["//visibility:public"])
+
+PYCACHE = ["**/__pycache__/**"]
+
+# ---------------------------------------------------------------- libraries
+"""
+
+_FOOTER_LIBS = """
+# bazel run //:cli -- --help
+py_binary(
+    name = "cli",
+    srcs = ["//tools/bazel:jaxrobot_main.py"],
+    main = "//tools/bazel:jaxrobot_main.py",
+    python_version = "PY3",
+    deps = [":jaxrobot_all"],
+)
+
+# ---------------------------------------------------------------- tests
+
+# What every test sees besides its own file: pytest configuration (pyproject.toml), conftest.py files,
+# helpers, test data, and the experiment/pipeline/runtime folders tests load by path.
+filegroup(
+    name = "test_support",
+    srcs = glob(
+        [
+            "pyproject.toml",
+            "tests/**",
+            "experiments/**",
+            "data_pipelines/**",
+            "export/**",
+            "bench/**",
+        ],
+        exclude = ["tests/**/test_*.py"] + PYCACHE,
+    ),
+)
+
+# One target per test file, named after its path: bazel test //:tests/data/test_sampler
+"""
+
+CATALOG = "jaxrobot/catalog.py"
+
+
+def _module_target(f: str) -> str:
+    """The library that owns repository module ``f`` in the generated BUILD."""
+    if f == CATALOG:
+        return CATALOG[:-3]
+    return _dir(f)
+
+
+def _strongly_connected(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components with more than one member."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(edges.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def _stanza_list(items: list[str]) -> str:
+    if not items:
+        return "[]"
+    if len(items) == 1:
+        return f"[{items[0]}]"
+    return "[\n" + "".join(f"        {x},\n" for x in items) + "    ]"
+
+
+def generate(root: str) -> str:
+    """The whole BUILD file for the tree at ``root``."""
+    files = package_files(root)
+    known = set(files)
+    modules = sorted(f for f in files if f.startswith("jaxrobot/") and f.endswith(".py"))
+    dirs = sorted({_dir(m) for m in modules})
+    # Package-level graph; a package and a sub-package that import each other (sim/registry imports the
+    # tasks, the tasks import sim/env) form one target, named after the outermost one (Bazel forbids cycles).
+    units = dirs + [CATALOG[:-3]]
+    edges: dict[str, set[str]] = {u: set() for u in units}
+    for m in modules:
+        for module, _top in imports_of(os.path.join(root, m)):
+            for f in module_files(module, known):
+                if f.startswith("jaxrobot/") and _module_target(f) != _module_target(m):
+                    edges[_module_target(m)].add(_module_target(f))
+    for d in dirs:
+        if "/" in d and _dir(d) in edges:
+            edges[d].add(_dir(d))  # importing a module runs its parent package's __init__
+    merged = {u: u for u in units}
+    for comp in _strongly_connected(edges):
+        head = min(comp, key=lambda x: (x.count("/"), x))
+        for u in comp:
+            merged[u] = head
+    libs: dict[str, tuple[list[str], list[str]]] = {}  # name -> (member packages, deps)
+    for u in units:
+        members, deps = libs.setdefault(merged[u], ([], []))
+        members.append(u)
+        deps.extend(merged[e] for e in edges[u] if merged[e] != merged[u])
+    libs = {n: (members, sorted(set(deps))) for n, (members, deps) in libs.items()}
+    out = [_HEADER]
+    for d, (members, deps) in libs.items():
+        if d == CATALOG[:-3]:
+            srcs = f'["{CATALOG}"]'
+            data = None
+        elif d == "jaxrobot":
+            srcs = f'glob(["jaxrobot/*.py"], exclude = ["{CATALOG}"])'
+            data = 'glob(["jaxrobot/*"], exclude = ["jaxrobot/*.py"])'
+        else:
+            srcs = "glob([" + ", ".join(f'"{m}/*.py"' for m in members) + "])"
+            data = "glob([" + ", ".join(f'"{m}/**"' for m in members) + "], exclude = [" + ", ".join(
+                f'"{m}/**/*.py"' for m in members) + "] + PYCACHE)"
+        body = f'py_library(\n    name = "{d}",\n    srcs = {srcs},\n'
+        if data:
+            body += f"    data = {data},\n"
+        if deps:
+            body += f"    deps = {_stanza_list([chr(34) + ':' + x + chr(34) for x in deps])},\n"
+        out.append(body + ")\n")
+    out.append("# Every library: what the CLI binary and the tests that run the CLI or spawn subprocesses depend on.\n"
+               f'py_library(\n    name = "{AGGREGATE}",\n    deps = '
+               f"{_stanza_list([chr(34) + ':' + x + chr(34) for x in libs])},\n)\n")
+    text = "\n".join(out) + _FOOTER_LIBS
+    targets = parse_build(text, files)
+    libraries = {n: t for n, t in targets.items() if t.rule == "py_library"}
+    owners: dict[str, list[str]] = {}
+    for t in targets.values():
+        for src in t.files():
+            owners.setdefault(src, []).append(t.name)
+    closure = _closures(targets)
+    tests = sorted(f for f in files if f.startswith("tests/") and os.path.basename(f).startswith("test_")
+                   and f.endswith(".py"))
+    stanzas = []
+    for tf in tests:
+        stanza = textwrap.dedent(suggest_test(tf, root, known, libraries, owners, closure))
+        if tf == "tests/test_bazel_smoke.py":  # it reads the checker itself
+            stanza = stanza.replace("    deps =", '    data = ["tools/build_check.py"],\n    deps =', 1)
+        stanzas.append(stanza + "\n")
+    return text + "\n".join(stanzas)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -427,7 +605,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--add-tests", nargs="*", metavar="PATH", default=None,
                         help="append the suggested py_pytest targets for test files under these paths "
                              "(all missing test files when no path is given) to BUILD, then check again")
+    parser.add_argument("--write", action="store_true", help="regenerate BUILD from the tree, then check it")
     args = parser.parse_args(argv)
+    if args.write:
+        with open(os.path.join(args.root, "BUILD"), "w") as f:
+            f.write(generate(args.root))
     if args.add_tests is not None:
         try:
             problems, _ = check(args.root)

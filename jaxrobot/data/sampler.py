@@ -184,3 +184,24 @@ class MixtureSampler:
     def set_state(self, state: dict[str, int]) -> None:
         self.batch = int(state["batch"])
         self.positions = [int(state[f"position_{i}"]) for i in range(len(self.sizes))]
+
+
+class SamplerState:
+    """Mixin for a data source whose whole iterator state is its ``sampler``'s.
+
+    ``sampler`` is an :class:`IndexSampler` or :class:`MixtureSampler`; when every batch is a pure function
+    of the sampler's position (and the source keeps no other mutable state), ``get_state()`` is just the
+    sampler's few integers and resume is exact. The source is its own iterator. Sources that build batches
+    ahead (``jaxrobot.data.sources.prefetch.PrefetchingSource``) override the two state methods.
+    """
+
+    sampler: IndexSampler | MixtureSampler
+
+    def __iter__(self):
+        return self
+
+    def get_state(self) -> dict[str, int]:
+        return self.sampler.get_state()
+
+    def set_state(self, state: dict[str, int]) -> None:
+        self.sampler.set_state(state)

@@ -160,17 +160,3 @@ def _apply_options(ep: dict[str, Any], entry: DatasetEntry, episode_id: Any) -> 
         act[:, dims] = g
         ep["action"] = act
     return ep
-
-
-def stack_steps(steps: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """Per-step flat dicts -> one flat dict of ``[T, ...]`` arrays (object arrays for bytes)."""
-    out = {}
-    for key in steps[0]:
-        values = [s[key] for s in steps]
-        if isinstance(values[0], (bytes, str)):
-            arr = np.empty(len(values), object)
-            arr[:] = values
-            out[key] = arr
-        else:
-            out[key] = np.stack([np.asarray(v) for v in values])
-    return out

@@ -32,12 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from jaxrobot.export import parity as parity_lib
 from jaxrobot.export.errors import ExportError
+from jaxrobot.export.exporters import EXPORTERS, ExportJob
 from jaxrobot.export.functions import ExportPlan, export_plan
 
 FORMAT_VERSION = 1
-FORMATS = ("onnx", "tflite")
+FORMATS = tuple(EXPORTERS)
 
 
 def _sha256(path: pathlib.Path) -> str:
@@ -96,10 +96,6 @@ def _jit_outputs(plan: ExportPlan, inputs: dict[str, dict[str, np.ndarray]]) -> 
     return outs
 
 
-def _compare_outputs(ref: dict[str, np.ndarray], got: dict[str, np.ndarray], precision: str) -> dict[str, Any]:
-    return parity_lib.merge([parity_lib.compare(ref[k], got[k], precision) for k in ref])
-
-
 def export_checkpoint(workdir: str | os.PathLike, out: str | os.PathLike, *, formats: Sequence[str] = ("onnx",),
                       precisions: Sequence[str] = ("fp32",), opset: int = 20, step: int | None = None,
                       use_ema: bool = True, parity_batch: int = 8, seed: int = 0, overwrite: bool = False,
@@ -111,7 +107,6 @@ def export_checkpoint(workdir: str | os.PathLike, out: str | os.PathLike, *, for
     request without ``fp32`` still writes fp32 ONNX. Raises :class:`ExportError` when a conversion
     fails, a graph fails the TensorRT check, or an fp32/fp16 artifact misses its tolerance.
     """
-    from jaxrobot import config as config_lib
     from jaxrobot.export.tflite_export import PRECISIONS
     from jaxrobot.models.registry import build_model
     from jaxrobot.train import checkpoint as ckpt_lib
@@ -137,7 +132,7 @@ def export_checkpoint(workdir: str | os.PathLike, out: str | os.PathLike, *, for
     _, example_batch = ckpt_lib.restore_arrays(workdir, step, item="example_batch")
     which = ckpt_lib.params_key(state, use_ema)
     params = state[which]
-    cfg = config_lib.from_dict(meta["config"])
+    cfg = ckpt_lib.config_from_meta(meta)
     model = build_model(cfg.model)
     meta = dict(meta, step=step)
     plan = export_plan(model, params, meta, example_batch)
@@ -156,8 +151,10 @@ def export_checkpoint(workdir: str | os.PathLike, out: str | os.PathLike, *, for
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        report = _write_artifacts(tmp, plan, formats, precisions, opset, inputs, refs, batches, rng, log)
-        skipped = report.pop("_skipped", {})
+        job = ExportJob(tmp, plan, precisions, opset, inputs, refs, batches, rng, log)
+        for f in formats:
+            EXPORTERS[f](job)
+        report, skipped = job.report, job.skipped
         failed = {k: v for k, v in report.items() if v.get("gated") and not v["ok"]}
         if failed:
             lines = "; ".join(f"{k}: max_abs_err {v['max_abs_err']:.3g}, max_rel_err {v['max_rel_err']:.3g} "
@@ -171,94 +168,6 @@ def export_checkpoint(workdir: str | os.PathLike, out: str | os.PathLike, *, for
         raise
     log(f"export: wrote {out} in {time.perf_counter() - t0:.1f}s")
     return report
-
-
-def _write_artifacts(tmp: pathlib.Path, plan: ExportPlan, formats, precisions, opset, inputs, refs, batches,
-                     rng, log) -> dict[str, dict[str, Any]]:
-    report: dict[str, dict[str, Any]] = {}
-    skipped: dict[str, str] = {}
-    if "onnx" in formats:
-        from jaxrobot.export import onnx_export, tensorrt
-
-        (tmp / "onnx").mkdir()
-        for f in plan.functions:
-            for batch, suffix in ((None, ""), (1, ".b1")):
-                t = time.perf_counter()
-                model = onnx_export.to_onnx(f, opset=opset, batch=batch)
-                rel = f"onnx/{f.name}{suffix}.onnx"
-                profile = tensorrt.require_supported(model, rel)
-                data = model.SerializeToString()
-                (tmp / rel).write_bytes(data)
-                runner = onnx_export.OnnxRunner(data)
-                tags = ("b1", "bN") if batch is None else ("b1",)
-                res = parity_lib.merge([_compare_outputs(refs[tag][f.name], runner(inputs[tag][f.name]), "fp32")
-                                        for tag in tags])
-                report[rel] = dict(format="onnx", precision="fp32", function=f.name,
-                                   batch="dynamic" if batch is None else batch, opset=opset, tensorrt_profile=profile,
-                                   op_types=onnx_export.op_types(model), gated=True, **res)
-                log(f"  {rel}: max_abs_err {res['max_abs_err']:.2e} ({'ok' if res['ok'] else 'FAIL'}, "
-                    f"{time.perf_counter() - t:.1f}s)")
-    if "tflite" in formats:
-        from jaxrobot.export import tflite_export
-
-        (tmp / "tflite").mkdir()
-        for f in plan.functions:
-            static_reason = None  # set once the dynamic-batch conversion of f has failed
-            for precision in precisions:
-                if precision == "int8_full" and not f.full_int8:
-                    skipped[f"tflite/{f.name}.int8_full.tflite"] = f"full int8 is not offered for {f.name}"
-                    log(f"  tflite/{f.name}.int8_full.tflite: skipped (full int8 is not offered for {f.name})")
-                    continue
-                t = time.perf_counter()
-                rep = _representative(plan, f, batches, rng) if precision == "int8_full" else None
-                rel = f"tflite/{f.name}.{precision}.tflite"
-                try:
-                    if static_reason is None:
-                        try:
-                            data = tflite_export.to_tflite(f, precision, rep)
-                        except ExportError as e:
-                            static_reason = str(e)
-                            log(f"  tflite/{f.name}: dynamic batch does not convert ({static_reason[:160]}); "
-                                f"exporting batch 1")
-                    if static_reason is not None:
-                        data = tflite_export.to_tflite(f, precision, rep, batch=1)
-                    tags = ("b1",) if static_reason else ("b1", "bN")
-                    if precision == "int8_full":
-                        outs = tflite_export.run_isolated(data, {tag: inputs[tag][f.name] for tag in tags})
-                    else:
-                        runner = tflite_export.TFLiteRunner(data)
-                        outs = {tag: runner(inputs[tag][f.name]) for tag in tags}
-                except ExportError as e:
-                    if precision != "int8_full":
-                        raise
-                    skipped[rel] = str(e)  # opt-in and never gated: report and go on
-                    log(f"  {rel}: not written: {str(e)[:200]}")
-                    continue
-                (tmp / rel).write_bytes(data)
-                res = parity_lib.merge([_compare_outputs(refs[tag][f.name], outs[tag], precision) for tag in tags])
-                report[rel] = dict(format="tflite", precision="int8" if precision.startswith("int8") else precision,
-                                   quantization={"int8": "dynamic_range", "int8_full": "full_integer"}.get(precision),
-                                   function=f.name, batch=1 if static_reason else "dynamic",
-                                   gated=precision in ("fp32", "fp16"), **res)
-                if static_reason:
-                    report[rel]["dynamic_batch_error"] = static_reason[:500]
-                log(f"  {rel}: max_abs_err {res['max_abs_err']:.2e} "
-                    f"({'ok' if res['ok'] else 'FAIL'}{'' if report[rel]['gated'] else ', reported only'}, "
-                    f"{time.perf_counter() - t:.1f}s)")
-    if skipped:
-        report["_skipped"] = skipped  # popped by the caller into bundle.json
-    return report
-
-
-def _representative(plan: ExportPlan, f, batches, rng) -> list[dict[str, np.ndarray]]:
-    """Batch-1 calibration samples for full int8, drawn from real training batches."""
-    samples = []
-    for batch in batches:
-        n = len(next(iter(batch.values())))
-        for i in range(n):
-            inp = plan.sample_inputs(_take(batch, slice(i, i + 1)), rng)[f.name]
-            samples.append({k: np.asarray(v) for k, v in inp.items()})
-    return samples[:64]
 
 
 def _write_metadata(tmp, plan, meta, cfg, which, params, inputs, refs, report, data_source, n_big, opset, workdir,

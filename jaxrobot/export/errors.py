@@ -1,8 +1,7 @@
-"""The one error type of the export package: an export that cannot be made or does not match."""
+"""The one error type of the export package (defined beside the export plans, which raise it too)."""
 
 from __future__ import annotations
 
+from jaxrobot.models.export_plan import ExportError
 
-class ExportError(RuntimeError):
-    """Conversion failed (the message names the op and where it comes from in the model), a graph uses an op
-    TensorRT does not support, or an artifact does not match ``jax.jit`` (the message gives the numbers)."""
+__all__ = ["ExportError"]

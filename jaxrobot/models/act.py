@@ -10,31 +10,28 @@ dims, mean over batch).
 Parity with LeRobot (tested): 51,613,582 trainable parameters at the defaults with a 14-D state, a 14-D
 action and one camera: 17,332,736 in the CVAE encoder layers, 11,166,912 in the backbone (frozen
 BatchNorm statistics and affine terms are non-trainable and live in the ``"frozen"`` collection).
-Attention is written out with explicit Dense projections and ellipsis-free einsums, so it exports to ONNX
-graphs TensorRT 8 accepts.
+The transformer blocks and position tables are :mod:`jaxrobot.nn.transformer` (exportable attention), the
+backbone :mod:`jaxrobot.nn.backbones`; this module assembles them into the CVAE and holds the loss.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxrobot.config import Config, ConfigError, require
-from jaxrobot.models.backbones import (
-    BACKBONES,
-    NORMS,
-    OUTPUT_STRIDES,
-    make_backbone,
-    preprocess_image,
-    stop_gradient_frozen,
-)
-from jaxrobot.models.rng import fast_key
+from jaxrobot.models.export_plan import ExportPlan, chunk_policy_plan
+from jaxrobot.models.policy_batch import camera_keys, check_action_shape, masked_action_mean, model_inputs
+from jaxrobot.nn.backbones import check_backbone_fields, make_backbone, preprocess_image
+from jaxrobot.nn.initializers import torch_default
+from jaxrobot.nn.norms import stop_gradient_frozen
+from jaxrobot.nn.rng import fast_key
+from jaxrobot.nn.transformer import Decoder, Encoder, TransformerSpec, sinusoid_1d, sinusoid_2d
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,7 +97,6 @@ class ACTConfig(Config):
             "action_dim",
             "chunk_size",
             "n_action_steps",
-            "backbone_width",
             "dim_model",
             "n_heads",
             "dim_feedforward",
@@ -114,14 +110,7 @@ class ACTConfig(Config):
             "n_action_steps",
             f"{self.n_action_steps} exceeds chunk_size {self.chunk_size}",
         )
-        require(self.backbone in BACKBONES, "backbone", f"{self.backbone!r} is not one of {BACKBONES}")
-        require(self.backbone_norm in NORMS, "backbone_norm", f"{self.backbone_norm!r} is not one of {NORMS}")
-        require(
-            self.backbone_output_stride in OUTPUT_STRIDES
-            and (self.backbone_output_stride == 32 or self.backbone == "resnet18"),
-            "backbone_output_stride",
-            f"must be one of {OUTPUT_STRIDES} (below 32 for resnet18 only), got {self.backbone_output_stride}",
-        )
+        check_backbone_fields(self)
         require(
             self.dim_model % self.n_heads == 0,
             "n_heads",
@@ -146,174 +135,19 @@ class ACTConfig(Config):
             "torchvision weights need backbone='resnet18' with backbone_width=64",
         )
 
-
-# ------------------------------------------------------------------ positions
-
-
-def sinusoid_1d(num_positions: int, dim: int) -> np.ndarray:
-    """[num_positions, dim] table: sin at even, cos at odd channels, angle pos / 10000^(2*(j//2)/dim)."""
-    pos = np.arange(num_positions, dtype=np.float64)[:, None]
-    j = np.arange(dim)
-    angle = pos / np.power(10000.0, 2 * (j // 2) / dim)
-    return np.where(j % 2 == 0, np.sin(angle), np.cos(angle)).astype(np.float32)
-
-
-def sinusoid_2d(h: int, w: int, dim: int) -> np.ndarray:
-    """[h, w, dim] DETR-style positions (LeRobot ``ACTSinusoidalPositionEmbedding2d``): y half then x half.
-
-    Row/column indices run 1..h (1..w), scaled to (0, 2 pi]; each half interleaves sin/cos.
-    """
-    half = dim // 2
-    eps, two_pi = 1e-6, 2 * np.pi
-    y = np.arange(1, h + 1, dtype=np.float64) / (h + eps) * two_pi
-    x = np.arange(1, w + 1, dtype=np.float64) / (w + eps) * two_pi
-    j = np.arange(half)
-    inv_freq = np.power(10000.0, 2 * (j // 2) / half)
-
-    def enc(v):
-        a = v[:, None] / inv_freq
-        return np.where(j % 2 == 0, np.sin(a), np.cos(a))
-
-    ey = np.broadcast_to(enc(y)[:, None, :], (h, w, half))
-    ex = np.broadcast_to(enc(x)[None, :, :], (h, w, half))
-    return np.concatenate([ey, ex], axis=-1).astype(np.float32)
-
-
-# ------------------------------------------------------------------ transformer
-
-# The reference re-initialises the transformer's matrices with xavier_uniform; every other Linear keeps
-# torch's default U(+-1/sqrt(fan_in)).
-_xavier = nn.initializers.xavier_uniform()
-_torch_init = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
-
-
-class MultiHeadAttention(nn.Module):
-    """torch ``nn.MultiheadAttention`` semantics (q/k/v/out projections with bias, dropout on weights).
-
-    ``key_mask`` [B, K] is True where a key may be attended to.
-    """
-
-    dim: int
-    heads: int
-    dropout: float
-
-    @nn.compact
-    def __call__(self, q, k, v, key_mask=None, *, train: bool):
-        b, lq, _ = q.shape
-        lk = k.shape[1]
-        hd = self.dim // self.heads
-        q = nn.Dense(self.dim, kernel_init=_xavier, name="query")(q).reshape(b, lq, self.heads, hd)
-        k = nn.Dense(self.dim, kernel_init=_xavier, name="key")(k).reshape(b, lk, self.heads, hd)
-        v = nn.Dense(self.dim, kernel_init=_xavier, name="value")(v).reshape(b, lk, self.heads, hd)
-        logits = jnp.einsum("bqhd,bkhd->bhqk", q, k) / np.sqrt(hd).astype(np.float32)
-        if key_mask is not None:
-            logits = jnp.where(key_mask[:, None, None, :], logits, jnp.finfo(logits.dtype).min)
-        weights = jax.nn.softmax(logits, axis=-1)
-        weights = nn.Dropout(self.dropout, deterministic=not train)(weights)
-        out = jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(b, lq, self.dim)
-        return nn.Dense(self.dim, kernel_init=_xavier, name="out")(out)
-
-
-def _activation(name: str):
-    return nn.relu if name == "relu" else nn.gelu
-
-
-class EncoderLayer(nn.Module):
-    cfg: ACTConfig
-
-    @nn.compact
-    def __call__(self, x, pos, key_mask=None, *, train: bool):
-        c = self.cfg
-        drop = lambda y: nn.Dropout(c.dropout, deterministic=not train)(y)  # noqa: E731
-        skip = x
-        if c.pre_norm:
-            x = nn.LayerNorm(epsilon=1e-5, name="norm1")(x)
-        qk = x + pos
-        x = skip + drop(
-            MultiHeadAttention(c.dim_model, c.n_heads, c.dropout, name="self_attn")(
-                qk, qk, x, key_mask, train=train
-            )
+    def transformer_spec(self) -> TransformerSpec:
+        """The layer shape shared by the CVAE encoder, the encoder and the decoder."""
+        return TransformerSpec(
+            dim=self.dim_model,
+            heads=self.n_heads,
+            dim_feedforward=self.dim_feedforward,
+            dropout=self.dropout,
+            activation=self.feedforward_activation,
+            pre_norm=self.pre_norm,
         )
-        if c.pre_norm:
-            skip, x = x, nn.LayerNorm(epsilon=1e-5, name="norm2")(x)
-        else:
-            x = nn.LayerNorm(epsilon=1e-5, name="norm1")(x)
-            skip = x
-        y = nn.Dense(c.dim_feedforward, kernel_init=_xavier, name="linear1")(x)
-        y = _activation(c.feedforward_activation)(y)
-        y = nn.Dense(c.dim_model, kernel_init=_xavier, name="linear2")(drop(y))
-        x = skip + drop(y)
-        if not c.pre_norm:
-            x = nn.LayerNorm(epsilon=1e-5, name="norm2")(x)
-        return x
-
-
-class Encoder(nn.Module):
-    cfg: ACTConfig
-    num_layers: int
-
-    @nn.compact
-    def __call__(self, x, pos, key_mask=None, *, train: bool):
-        for i in range(self.num_layers):
-            x = EncoderLayer(self.cfg, name=f"layers_{i}")(x, pos, key_mask, train=train)
-        if self.cfg.pre_norm:
-            x = nn.LayerNorm(epsilon=1e-5, name="norm")(x)
-        return x
-
-
-class DecoderLayer(nn.Module):
-    cfg: ACTConfig
-
-    @nn.compact
-    def __call__(self, x, memory, query_pos, memory_pos, *, train: bool):
-        c = self.cfg
-        drop = lambda y: nn.Dropout(c.dropout, deterministic=not train)(y)  # noqa: E731
-        skip = x
-        if c.pre_norm:
-            x = nn.LayerNorm(epsilon=1e-5, name="norm1")(x)
-        qk = x + query_pos
-        x = skip + drop(
-            MultiHeadAttention(c.dim_model, c.n_heads, c.dropout, name="self_attn")(qk, qk, x, train=train)
-        )
-        if c.pre_norm:
-            skip, x = x, nn.LayerNorm(epsilon=1e-5, name="norm2")(x)
-        else:
-            x = nn.LayerNorm(epsilon=1e-5, name="norm1")(x)
-            skip = x
-        x = skip + drop(
-            MultiHeadAttention(c.dim_model, c.n_heads, c.dropout, name="cross_attn")(
-                x + query_pos, memory + memory_pos, memory, train=train
-            )
-        )
-        if c.pre_norm:
-            skip, x = x, nn.LayerNorm(epsilon=1e-5, name="norm3")(x)
-        else:
-            x = nn.LayerNorm(epsilon=1e-5, name="norm2")(x)
-            skip = x
-        y = nn.Dense(c.dim_feedforward, kernel_init=_xavier, name="linear1")(x)
-        y = _activation(c.feedforward_activation)(y)
-        y = nn.Dense(c.dim_model, kernel_init=_xavier, name="linear2")(drop(y))
-        x = skip + drop(y)
-        if not c.pre_norm:
-            x = nn.LayerNorm(epsilon=1e-5, name="norm3")(x)
-        return x
-
-
-class Decoder(nn.Module):
-    cfg: ACTConfig
-
-    @nn.compact
-    def __call__(self, x, memory, query_pos, memory_pos, *, train: bool):
-        for i in range(self.cfg.n_decoder_layers):
-            x = DecoderLayer(self.cfg, name=f"layers_{i}")(x, memory, query_pos, memory_pos, train=train)
-        return nn.LayerNorm(epsilon=1e-5, name="norm")(x)
 
 
 # ------------------------------------------------------------------ the network
-
-
-def camera_keys(obs: dict[str, jax.Array]) -> list[str]:
-    return sorted(k for k in obs if k.startswith("observation/image_"))
 
 
 class ACTNet(nn.Module):
@@ -324,6 +158,7 @@ class ACTNet(nn.Module):
     @nn.compact
     def __call__(self, obs: dict[str, jax.Array], actions=None, action_mask=None, *, train: bool):
         c = self.cfg
+        spec = c.transformer_spec()
         state = obs["observation/state"][:, -1]  # ACT conditions on the current frame only
         b = state.shape[0]
         d = c.dim_model
@@ -332,7 +167,7 @@ class ACTNet(nn.Module):
         mu = log_sigma_x2 = None
         if c.use_vae and train:
             cls = self.param("vae_encoder_cls_embed", nn.initializers.normal(1.0), (1, d))
-            dense = functools.partial(nn.Dense, d, kernel_init=_torch_init)
+            dense = functools.partial(nn.Dense, d, kernel_init=torch_default)
             state_token = dense(name="vae_encoder_robot_state_input_proj")(state)
             action_tokens = dense(name="vae_encoder_action_input_proj")(actions)
             tokens = jnp.concatenate(
@@ -340,10 +175,10 @@ class ACTNet(nn.Module):
             )
             pos = jnp.asarray(sinusoid_1d(tokens.shape[1], d))[None]
             mask = jnp.concatenate([jnp.ones((b, 2), bool), action_mask.astype(bool)], axis=1)
-            encoded = Encoder(c, c.n_vae_encoder_layers, name="vae_encoder")(tokens, pos, mask, train=train)
+            encoded = Encoder(spec, c.n_vae_encoder_layers, name="vae_encoder")(tokens, pos, mask, train=train)
             cls_out = encoded[:, 0]
             params = nn.Dense(
-                2 * c.latent_dim, kernel_init=_torch_init, name="vae_encoder_latent_output_proj"
+                2 * c.latent_dim, kernel_init=torch_default, name="vae_encoder_latent_output_proj"
             )(cls_out)
             mu, log_sigma_x2 = params[:, : c.latent_dim], params[:, c.latent_dim :]
             eps = jax.random.normal(self.make_rng("latent"), mu.shape, mu.dtype)
@@ -354,18 +189,18 @@ class ACTNet(nn.Module):
         # Transformer encoder input: [latent, state, image tokens...] with their positions.
         pos_1d = self.param("encoder_1d_feature_pos_embed", nn.initializers.normal(1.0), (2, d))
         tokens = [
-            nn.Dense(d, kernel_init=_torch_init, name="encoder_latent_input_proj")(z)[:, None],
-            nn.Dense(d, kernel_init=_torch_init, name="encoder_robot_state_input_proj")(state)[:, None],
+            nn.Dense(d, kernel_init=torch_default, name="encoder_latent_input_proj")(z)[:, None],
+            nn.Dense(d, kernel_init=torch_default, name="encoder_robot_state_input_proj")(state)[:, None],
         ]
         positions = [jnp.broadcast_to(pos_1d[None].astype(state.dtype), (b, 2, d))]
         cams = camera_keys(obs)
         if cams:
             backbone = make_backbone(
                 c.backbone, c.backbone_norm, c.backbone_width, output_stride=c.backbone_output_stride,
-                module_name="backbone")
-            proj = nn.Dense(
-                d, kernel_init=_torch_init, name="encoder_img_feat_input_proj"
-            )  # the reference's 1x1 conv
+                module_name="backbone"
+            )
+            # the reference's 1x1 conv
+            proj = nn.Dense(d, kernel_init=torch_default, name="encoder_img_feat_input_proj")
             for key in cams:  # one shared backbone for all cameras, as the reference
                 img = preprocess_image(obs[key][:, -1], c.image_norm).astype(state.dtype)
                 feat = proj(backbone(img))  # [B, h, w, d]
@@ -375,18 +210,14 @@ class ACTNet(nn.Module):
                 positions.append(jnp.broadcast_to(pe[None], (b, h * w, d)))
         tokens = jnp.concatenate(tokens, axis=1)
         positions = jnp.concatenate(positions, axis=1)
-        memory = Encoder(c, c.n_encoder_layers, name="encoder")(tokens, positions, train=train)
+        memory = Encoder(spec, c.n_encoder_layers, name="encoder")(tokens, positions, train=train)
 
         query_pos = self.param("decoder_pos_embed", nn.initializers.normal(1.0), (c.chunk_size, d))
         query_pos = jnp.broadcast_to(query_pos[None].astype(state.dtype), (b, c.chunk_size, d))
         x = jnp.zeros((b, c.chunk_size, d), state.dtype)
-        x = Decoder(c, name="decoder")(x, memory, query_pos, positions, train=train)
-        out = nn.Dense(c.action_dim, kernel_init=_torch_init, name="action_head")(x)
+        x = Decoder(spec, c.n_decoder_layers, name="decoder")(x, memory, query_pos, positions, train=train)
+        out = nn.Dense(c.action_dim, kernel_init=torch_default, name="action_head")(x)
         return out, mu, log_sigma_x2
-
-
-def _observation(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
-    return {k: v for k, v in batch.items() if k.startswith("observation/") and k != "observation/pad_mask"}
 
 
 def kl_to_standard_normal(mu: jax.Array, log_sigma_x2: jax.Array) -> jax.Array:
@@ -409,21 +240,16 @@ class ACTModel:
 
     def init(self, rng: jax.Array, batch: dict[str, jax.Array]):
         c = self.config
-        shape = tuple(batch["action"].shape[1:])
-        if shape != (c.chunk_size, c.action_dim):
-            raise ConfigError(
-                f"config field 'model.chunk_size'/'model.action_dim': the model predicts "
-                f"{(c.chunk_size, c.action_dim)} but the data's action chunk is {shape}"
-            )
+        check_action_shape(batch, "chunk_size", c.chunk_size, c.action_dim)
         if not camera_keys(batch) and c.pretrained_backbone:
             raise ConfigError("config field 'model.pretrained_backbone': the data has no camera")
         p_rng, d_rng, z_rng = jax.random.split(rng, 3)
         rngs = {"params": fast_key(p_rng), "dropout": fast_key(d_rng), "latent": z_rng}
         variables = self.net.init(
-            rngs, _observation(batch), batch["action"], batch["action_pad_mask"], train=True
+            rngs, model_inputs(batch), batch["action"], batch["action_pad_mask"], train=True
         )
         if c.pretrained_backbone:
-            from jaxrobot.models.resnet_convert import load_into
+            from jaxrobot.nn.resnet_convert import load_into
 
             variables = load_into(variables, c.pretrained_backbone, c.backbone_norm, prefix=("backbone",))
         return variables
@@ -433,16 +259,13 @@ class ACTModel:
         d_rng, z_rng = jax.random.split(rng)
         pred, mu, log_sigma_x2 = self.net.apply(
             stop_gradient_frozen(params),
-            _observation(batch),
+            model_inputs(batch),
             batch["action"],
             batch["action_pad_mask"],
             train=True,
             rngs={"dropout": fast_key(d_rng), "latent": z_rng},
         )
-        mask = batch["action_pad_mask"].astype(pred.dtype)[..., None]
-        target = batch["action"].astype(pred.dtype)
-        # Mean over valid elements (LeRobot divides the masked sum by all elements instead).
-        l1 = (jnp.abs(pred - target) * mask).sum() / jnp.maximum(mask.sum() * pred.shape[-1], 1.0)
+        l1 = masked_action_mean(jnp.abs(pred - batch["action"].astype(pred.dtype)), batch["action_pad_mask"])
         metrics = {"l1": l1}
         loss = l1
         if mu is not None:
@@ -453,14 +276,18 @@ class ACTModel:
 
     def predict(self, params, observation, rng=None):
         """Normalised action chunk [B, chunk_size, A] with z = 0 (deterministic; ``rng`` is unused)."""
-        pred, _, _ = self.net.apply(params, _observation(observation), train=False)
+        pred, _, _ = self.net.apply(params, model_inputs(observation), train=False)
         return pred
+
+    def export_plan(self, params: Any, meta: dict[str, Any], example_batch) -> ExportPlan:
+        """One ``policy(observation arrays) -> normalised chunk`` graph (see :func:`chunk_policy_plan`)."""
+        return chunk_policy_plan(self, params, meta, example_batch)
 
 
 def small_act_config(**overrides) -> ACTConfig:
     """A CPU-sized ACT (~0.4 M params with a camera): same topology, narrow widths, a width-8 ResNet-18.
 
-    For tests and the ``experiments/act_synthetic_small.py`` run; ``overrides`` replace any field.
+    For tests and the ``experiments/act_synthetic.py:small`` run; ``overrides`` replace any field.
     """
     fields = dict(
         action_dim=4,

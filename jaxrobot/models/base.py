@@ -28,3 +28,9 @@ class Model(Protocol):
     def predict(self, params: Params, observation: dict[str, jax.Array], rng: jax.Array) -> jax.Array:
         """The model's output for a batch of normalised observations: for policies a normalised action
         chunk [B, horizon, A]; for vision models their own output (grasp maps, logits, a twist)."""
+
+    # Optional hooks, looked up with getattr:
+    #   check_data(spec: dict) -> None: the trainer calls it with the data source's spec before anything
+    #     compiles, so a model/data mismatch fails naming the field (e.g. pose: classes vs known objects).
+    #   export_plan(params, meta, example_batch) -> jaxrobot.models.export_plan.ExportPlan: the pure
+    #     inference functions the exporters convert (each model owns its plan).

@@ -7,13 +7,15 @@ policy that shares the interface of ACT and Diffusion Policy, so it doubles as t
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxrobot.config import Config, ConfigError, require
+from jaxrobot.config import Config, require
+from jaxrobot.models.export_plan import ExportPlan, chunk_policy_plan
+from jaxrobot.models.policy_batch import camera_keys, check_action_shape, masked_action_mean, model_inputs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +59,7 @@ class BCNet(nn.Module):
     def __call__(self, obs: dict[str, jax.Array], train: bool = False) -> jax.Array:
         b = obs["observation/state"].shape[0]
         parts = [obs["observation/state"].reshape(b, -1)]
-        for key in sorted(k for k in obs if k.startswith("observation/image_")):
+        for key in camera_keys(obs):
             img = obs[key]  # [B, T, H, W, 3]
             feats = ImageEncoder(self.cfg.cnn_features, name=f"encoder_{key.split('/')[-1]}")(
                 img.reshape(-1, *img.shape[-3:]))
@@ -70,10 +72,6 @@ class BCNet(nn.Module):
         return out.reshape(b, self.cfg.horizon, self.cfg.action_dim)
 
 
-def _observation(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
-    return {k: v for k, v in batch.items() if k.startswith("observation/") and k != "observation/pad_mask"}
-
-
 class BCModel:
     """The BC policy behind the trainer's model protocol (see ``models/base.py``)."""
 
@@ -82,20 +80,17 @@ class BCModel:
         self.net = BCNet(config)
 
     def init(self, rng: jax.Array, batch: dict[str, jax.Array]):
-        shape = tuple(batch["action"].shape[1:])
-        if shape != (self.config.horizon, self.config.action_dim):
-            raise ConfigError(f"config field 'model.horizon'/'model.action_dim': the model predicts "
-                              f"{(self.config.horizon, self.config.action_dim)} but the data's action "
-                              f"chunk is {shape}")
-        return self.net.init({"params": rng}, _observation(batch))
+        check_action_shape(batch, "horizon", self.config.horizon, self.config.action_dim)
+        return self.net.init({"params": rng}, model_inputs(batch))
 
     def loss(self, params, batch, rng):
-        pred = self.net.apply(params, _observation(batch), train=True, rngs={"dropout": rng})
-        mask = batch["action_pad_mask"].astype(pred.dtype)[..., None]
-        err = jnp.square(pred - batch["action"].astype(pred.dtype)) * mask
-        denom = jnp.maximum(mask.sum() * pred.shape[-1], 1.0)
-        loss = err.sum() / denom
+        pred = self.net.apply(params, model_inputs(batch), train=True, rngs={"dropout": rng})
+        loss = masked_action_mean(jnp.square(pred - batch["action"].astype(pred.dtype)), batch["action_pad_mask"])
         return loss, {"mse": loss}
 
     def predict(self, params, observation, rng=None):
-        return self.net.apply(params, _observation(observation), train=False)
+        return self.net.apply(params, model_inputs(observation), train=False)
+
+    def export_plan(self, params: Any, meta: dict[str, Any], example_batch) -> ExportPlan:
+        """One ``policy(observation arrays) -> normalised chunk`` graph (see :func:`chunk_policy_plan`)."""
+        return chunk_policy_plan(self, params, meta, example_batch)

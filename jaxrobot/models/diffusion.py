@@ -11,13 +11,16 @@ which assumes MIN_MAX-normalised actions.
 
 Parity with LeRobot (tested): 262,709,026 parameters at the PushT defaults (2-D state and action, one
 96x96 camera cropped to 84x84) with down_dims (512, 1024, 2048), 76,070,434 with (256, 512, 1024).
+
+The UNet is :mod:`jaxrobot.nn.unet1d`, the backbone :mod:`jaxrobot.nn.backbones`, the keypoints
+:mod:`jaxrobot.nn.spatial_softmax`; this module assembles the observation encoder and the denoiser, and holds
+the loss and the samplers (schedules in :mod:`jaxrobot.models.diffusion_schedule`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import flax.linen as nn
 import jax
@@ -25,14 +28,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrobot.config import Config, ConfigError, require
-from jaxrobot.models.backbones import (
-    BACKBONES,
-    NORMS,
-    OUTPUT_STRIDES,
-    make_backbone,
-    preprocess_image,
-    stop_gradient_frozen,
-)
 from jaxrobot.models.diffusion_schedule import (
     add_noise,
     ddim_step,
@@ -40,8 +35,23 @@ from jaxrobot.models.diffusion_schedule import (
     inference_timesteps,
     make_alphas_cumprod,
 )
-from jaxrobot.models.rng import fast_key
-from jaxrobot.models.spatial_softmax import SpatialSoftmax
+from jaxrobot.models.export_plan import (
+    ExportError,
+    ExportFunction,
+    ExportPlan,
+    TensorSpec,
+    as_obs,
+    eval_shape,
+    observation_inputs,
+    observation_specs,
+)
+from jaxrobot.models.policy_batch import camera_keys, check_action_shape, masked_action_mean, model_inputs
+from jaxrobot.nn.backbones import check_backbone_fields, make_backbone, preprocess_image
+from jaxrobot.nn.initializers import torch_default
+from jaxrobot.nn.norms import stop_gradient_frozen
+from jaxrobot.nn.rng import fast_key
+from jaxrobot.nn.spatial_softmax import SpatialSoftmax
+from jaxrobot.nn.unet1d import ConditionalUnet1d
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +127,6 @@ class DiffusionConfig(Config):
             "horizon",
             "n_obs_steps",
             "n_action_steps",
-            "backbone_width",
             "kernel_size",
             "n_groups",
             "spatial_softmax_num_keypoints",
@@ -130,14 +139,7 @@ class DiffusionConfig(Config):
             f"n_obs_steps - 1 + n_action_steps = {self.n_obs_steps - 1 + self.n_action_steps} "
             f"exceeds horizon {self.horizon}",
         )
-        require(self.backbone in BACKBONES, "backbone", f"{self.backbone!r} is not one of {BACKBONES}")
-        require(self.backbone_norm in NORMS, "backbone_norm", f"{self.backbone_norm!r} is not one of {NORMS}")
-        require(
-            self.backbone_output_stride in OUTPUT_STRIDES
-            and (self.backbone_output_stride == 32 or self.backbone == "resnet18"),
-            "backbone_output_stride",
-            f"must be one of {OUTPUT_STRIDES} (below 32 for resnet18 only), got {self.backbone_output_stride}",
-        )
+        check_backbone_fields(self)
         require(
             len(self.down_dims) >= 1 and all(d >= 1 for d in self.down_dims),
             "down_dims",
@@ -167,22 +169,6 @@ class DiffusionConfig(Config):
             f"must be in [1, num_train_timesteps={self.num_train_timesteps}]",
         )
         require(self.clip_sample_range > 0, "clip_sample_range", "must be > 0")
-
-
-# torch's default Linear/Conv init: U(+-1/sqrt(fan_in)).
-_torch_init = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
-
-
-def mish(x: jax.Array) -> jax.Array:
-    return x * jnp.tanh(jax.nn.softplus(x))
-
-
-def sinusoidal_step_embedding(t: jax.Array, dim: int) -> jax.Array:
-    """[B] timesteps → [B, dim]: (sin | cos) of t * exp(-log(10000) * i / (dim/2 - 1)), i < dim/2."""
-    half = dim // 2
-    freq = np.exp(np.arange(half) * -(math.log(10000.0) / (half - 1))).astype(np.float32)
-    angle = t.astype(jnp.float32)[:, None] * freq[None]
-    return jnp.concatenate([jnp.sin(angle), jnp.cos(angle)], axis=-1)
 
 
 # ------------------------------------------------------------------ observation encoder
@@ -220,11 +206,12 @@ class RgbEncoder(nn.Module):
             images = crop_images(images, tuple(c.crop_shape), rng)
         x = preprocess_image(images, c.image_norm)
         x = make_backbone(
-                c.backbone, c.backbone_norm, c.backbone_width, output_stride=c.backbone_output_stride,
-                module_name="backbone")(x)
+            c.backbone, c.backbone_norm, c.backbone_width, output_stride=c.backbone_output_stride,
+            module_name="backbone"
+        )(x)
         kp = SpatialSoftmax(c.spatial_softmax_num_keypoints, name="pool")(x)
         feat = kp.reshape(kp.shape[0], -1)
-        return nn.relu(nn.Dense(feat.shape[-1], kernel_init=_torch_init, name="out")(feat))
+        return nn.relu(nn.Dense(feat.shape[-1], kernel_init=torch_default, name="out")(feat))
 
 
 class ObsEncoder(nn.Module):
@@ -238,7 +225,7 @@ class ObsEncoder(nn.Module):
         state = obs["observation/state"]
         b, t = state.shape[:2]
         parts = [state]
-        cams = sorted(k for k in obs if k.startswith("observation/image_"))
+        cams = camera_keys(obs)
         shared = None if c.use_separate_rgb_encoder_per_camera else RgbEncoder(c, name="rgb_encoder")
         for i, key in enumerate(cams):
             enc = shared or RgbEncoder(c, name=f"rgb_encoder_{i}")
@@ -248,142 +235,20 @@ class ObsEncoder(nn.Module):
         return jnp.concatenate(parts, axis=-1).reshape(b, -1)
 
 
-# ------------------------------------------------------------------ 1-D conditional UNet
-
-
-def conv1d(x: jax.Array, kernel: jax.Array, stride: int = 1, padding: int = 0) -> jax.Array:
-    """Cross-correlation [B, T, Cin] * [k, Cin, Cout] as one matmul over k shifted copies (im2col).
-
-    XLA:CPU's convolution falls off its fast path when the kernel is longer than the sequence (the
-    UNet's deepest level: kernel 5 over 4 steps): a 2048-channel fwd+bwd at batch 64 took 119 s there
-    against 0.85 s as a matmul. The matmul form is as fast elsewhere and exports to plain MatMul.
-    """
-    k = kernel.shape[0]
-    if padding:
-        x = jnp.pad(x, ((0, 0), (padding, padding), (0, 0)))
-    out_len = (x.shape[1] - k) // stride + 1
-    span = (out_len - 1) * stride + 1
-    cols = x if k == 1 else jnp.concatenate([x[:, i : i + span] for i in range(k)], axis=-1)
-    if stride > 1:
-        cols = cols[:, ::stride]
-    return cols @ kernel.reshape(-1, kernel.shape[-1])
-
-
-class Conv1d(nn.Module):
-    """torch ``Conv1d`` (params ``kernel`` [k, Cin, Cout] and ``bias``, as ``nn.Conv``) via :func:`conv1d`."""
-
-    features: int
-    kernel_size: int = 1
-    stride: int = 1
-    padding: int = 0
-
-    @nn.compact
-    def __call__(self, x):
-        kernel = self.param("kernel", _torch_init, (self.kernel_size, x.shape[-1], self.features))
-        bias = self.param("bias", nn.initializers.zeros, (self.features,))
-        return conv1d(x, kernel.astype(x.dtype), self.stride, self.padding) + bias.astype(x.dtype)
-
-
-class Conv1dBlock(nn.Module):
-    """Conv1d → GroupNorm → Mish (sequence layout [B, T, C])."""
-
-    features: int
-    kernel_size: int
-    n_groups: int
-
-    @nn.compact
-    def __call__(self, x):
-        x = Conv1d(self.features, self.kernel_size, padding=self.kernel_size // 2, name="conv")(x)
-        return mish(nn.GroupNorm(num_groups=self.n_groups, epsilon=1e-5, name="norm")(x))
-
-
-class ConditionalResidualBlock1d(nn.Module):
-    """Two Conv1dBlocks with FiLM (out = scale * h + bias from the conditioning) after the first."""
-
-    features: int
-    cfg: DiffusionConfig
-
-    @nn.compact
-    def __call__(self, x, cond):
-        c = self.cfg
-        out = Conv1dBlock(self.features, c.kernel_size, c.n_groups, name="conv1")(x)
-        n = 2 * self.features if c.use_film_scale_modulation else self.features
-        film = nn.Dense(n, kernel_init=_torch_init, name="cond_encoder")(mish(cond))[:, None, :]
-        if c.use_film_scale_modulation:
-            out = film[..., : self.features] * out + film[..., self.features :]
-        else:
-            out = out + film
-        out = Conv1dBlock(self.features, c.kernel_size, c.n_groups, name="conv2")(out)
-        if x.shape[-1] != self.features:
-            x = Conv1d(self.features, 1, name="residual_conv")(x)
-        return out + x
-
-
-class Upsample1d(nn.Module):
-    """torch ``ConvTranspose1d(C, C, kernel_size=4, stride=2, padding=1)``: [B, T, Cin] → [B, 2T, C].
-
-    Computed as a stride-1 convolution with 2C outputs, interleaved ("sub-pixel" form): XLA:CPU runs
-    the input-dilated convolution of ``nn.ConvTranspose`` ~20x slower (1.05 s vs 0.05 s for a
-    512-channel fwd+bwd here), which made a full-size step take minutes. ``kernel`` [4, Cin, C] holds
-    torch's taps in torch's order (torch weight [Cin, C, 4] transposed), so y[2m] = x[m] K1 + x[m-1] K3
-    and y[2m+1] = x[m+1] K0 + x[m] K2 (from o = 2i - 1 + k).
-    """
-
-    features: int
-
-    @nn.compact
-    def __call__(self, x):
-        k = self.param("kernel", _torch_init, (4, x.shape[-1], self.features)).astype(x.dtype)
-        bias = self.param("bias", nn.initializers.zeros, (self.features,)).astype(x.dtype)
-        zero = jnp.zeros_like(k[0])
-        even = jnp.stack([k[3], k[1], zero])  # taps at offsets -1, 0, +1 for the even outputs
-        odd = jnp.stack([zero, k[2], k[0]])
-        kernel = jnp.stack([even, odd], axis=-2).reshape(3, x.shape[-1], 2 * self.features)
-        y = conv1d(x, kernel, padding=1)
-        b, t, _ = x.shape
-        return y.reshape(b, 2 * t, self.features) + bias
-
-
-class ConditionalUnet1d(nn.Module):
-    """Noisy actions [B, T, A], timesteps [B], global conditioning [B, G] → prediction [B, T, A]."""
-
-    cfg: DiffusionConfig
-
-    @nn.compact
-    def __call__(self, x, timesteps, global_cond):
-        c = self.cfg
-        e = c.diffusion_step_embed_dim
-        temb = sinusoidal_step_embedding(timesteps, e).astype(x.dtype)
-        temb = nn.Dense(4 * e, kernel_init=_torch_init, name="diffusion_step_encoder_1")(temb)
-        temb = nn.Dense(e, kernel_init=_torch_init, name="diffusion_step_encoder_3")(mish(temb))
-        cond = jnp.concatenate([temb, global_cond.astype(x.dtype)], axis=-1)
-
-        skips = []
-        n_levels = len(c.down_dims)
-        for i, dim in enumerate(c.down_dims):
-            x = ConditionalResidualBlock1d(dim, c, name=f"down_{i}_0")(x, cond)
-            x = ConditionalResidualBlock1d(dim, c, name=f"down_{i}_1")(x, cond)
-            skips.append(x)
-            if i < n_levels - 1:
-                x = Conv1d(dim, 3, stride=2, padding=1, name=f"down_{i}_2")(x)
-        x = ConditionalResidualBlock1d(c.down_dims[-1], c, name="mid_0")(x, cond)
-        x = ConditionalResidualBlock1d(c.down_dims[-1], c, name="mid_1")(x, cond)
-        # The reference pops the deepest skip first and upsamples after every up level.
-        for i, dim in enumerate(reversed(c.down_dims[:-1])):
-            x = jnp.concatenate([x, skips.pop()], axis=-1)
-            x = ConditionalResidualBlock1d(dim, c, name=f"up_{i}_0")(x, cond)
-            x = ConditionalResidualBlock1d(dim, c, name=f"up_{i}_1")(x, cond)
-            x = Upsample1d(dim, name=f"up_{i}_2")(x)
-        x = Conv1dBlock(c.down_dims[0], c.kernel_size, c.n_groups, name="final_conv_0")(x)
-        return Conv1d(c.action_dim, 1, name="final_conv_1")(x)
-
-
 class DiffusionNet(nn.Module):
     cfg: DiffusionConfig
 
     def setup(self):
-        self.obs_encoder = ObsEncoder(self.cfg)
-        self.unet = ConditionalUnet1d(self.cfg)
+        c = self.cfg
+        self.obs_encoder = ObsEncoder(c)
+        self.unet = ConditionalUnet1d(
+            out_dim=c.action_dim,
+            down_dims=tuple(c.down_dims),
+            kernel_size=c.kernel_size,
+            n_groups=c.n_groups,
+            step_embed_dim=c.diffusion_step_embed_dim,
+            film_scale=c.use_film_scale_modulation,
+        )
 
     def encode(self, obs, *, train: bool):
         return self.obs_encoder(obs, train=train)
@@ -393,10 +258,6 @@ class DiffusionNet(nn.Module):
 
     def __call__(self, obs, x, timesteps, *, train: bool):
         return self.denoise(x, timesteps, self.encode(obs, train=train))
-
-
-def _observation(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
-    return {k: v for k, v in batch.items() if k.startswith("observation/") and k != "observation/pad_mask"}
 
 
 class DiffusionModel:
@@ -416,19 +277,14 @@ class DiffusionModel:
 
     def _check_batch(self, batch) -> None:
         c = self.config
-        shape = tuple(batch["action"].shape[1:])
-        if shape != (c.horizon, c.action_dim):
-            raise ConfigError(
-                f"config field 'model.horizon'/'model.action_dim': the model predicts "
-                f"{(c.horizon, c.action_dim)} but the data's action sequence is {shape}"
-            )
+        check_action_shape(batch, "horizon", c.horizon, c.action_dim)
         n_obs = batch["observation/state"].shape[1]
         if n_obs != c.n_obs_steps:
             raise ConfigError(
                 f"config field 'model.n_obs_steps': {c.n_obs_steps} but the data gives {n_obs} "
                 f"observation frames"
             )
-        for key in (k for k in batch if k.startswith("observation/image_")):
+        for key in camera_keys(batch):
             h, w = batch[key].shape[2:4]
             if c.crop_shape is not None and (c.crop_shape[0] > h or c.crop_shape[1] > w):
                 raise ConfigError(
@@ -442,7 +298,7 @@ class DiffusionModel:
         b = batch["action"].shape[0]
         return self.net.init(
             {"params": fast_key(p_rng), "crop": c_rng},
-            _observation(batch),
+            model_inputs(batch),
             batch["action"],
             jnp.zeros((b,), jnp.int32),
             train=True,
@@ -456,12 +312,11 @@ class DiffusionModel:
         t = jax.random.randint(t_rng, (x0.shape[0],), 0, c.num_train_timesteps)
         xt = add_noise(self.alphas_cumprod, x0, noise, t)
         variables = stop_gradient_frozen(params)  # frozen-BN statistics, if backbone_norm="frozen_bn"
-        pred = self.net.apply(variables, _observation(batch), xt, t, train=True, rngs={"crop": crop_rng})
+        pred = self.net.apply(variables, model_inputs(batch), xt, t, train=True, rngs={"crop": crop_rng})
         target = noise if c.prediction_type == "epsilon" else x0
         err = jnp.square(pred - target.astype(pred.dtype))
         if c.do_mask_loss_for_padding:
-            mask = batch["action_pad_mask"].astype(err.dtype)[..., None]
-            loss = (err * mask).sum() / jnp.maximum(mask.sum() * err.shape[-1], 1.0)
+            loss = masked_action_mean(err, batch["action_pad_mask"])
         else:
             loss = err.mean()
         return loss, {"mse": loss}
@@ -481,7 +336,7 @@ class DiffusionModel:
         """The sampling loop from given noise: [B, horizon, A] initial noise (and, for DDPM, per-step noise
         [num_inference_steps, B, horizon, A]). Random-free, so it exports (noise becomes a graph input)."""
         c = self.config
-        cond = self.net.apply(params, _observation(observation), train=False, method=DiffusionNet.encode)
+        cond = self.net.apply(params, model_inputs(observation), train=False, method=DiffusionNet.encode)
         b = cond.shape[0]
         x = noise.astype(cond.dtype)
         timesteps = inference_timesteps(c.num_train_timesteps, c.num_inference_steps)
@@ -511,12 +366,62 @@ class DiffusionModel:
         x, _, _ = jax.lax.fori_loop(0, len(timesteps), body, (x, cond, noises))
         return x
 
+    def export_plan(self, params: Any, meta: dict[str, Any], example_batch) -> ExportPlan:
+        """Diffusion Policy: ``encode`` + one DDIM ``denoise_step``; the runtime loops over the timesteps."""
+        c = self.config
+        if c.sampler != "ddim":
+            raise ExportError(f"config field 'model.sampler': {c.sampler!r} is not exportable; export runs the "
+                              f"deterministic DDIM loop (set model.sampler=ddim)")
+        specs = observation_specs(example_batch)
+        cond_dim = int(np.asarray(eval_shape(
+            lambda o: self.net.apply(params, o, train=False, method=DiffusionNet.encode),
+            model_inputs(example_batch))[-1]))
+        ac = np.asarray(self.alphas_cumprod, np.float32)
+        timesteps = inference_timesteps(c.num_train_timesteps, c.num_inference_steps)
+        ratio = c.num_train_timesteps // c.num_inference_steps
+        kw = dict(prediction_type=c.prediction_type, clip_sample=c.clip_sample, clip_range=c.clip_sample_range)
+
+        def encode(*obs):
+            return self.net.apply(params, as_obs(specs, obs), train=False, method=DiffusionNet.encode)
+
+        def denoise_step(x, t, t_prev, cond):
+            # t for every batch element, written without the (symbolic) batch size as a constant shape.
+            t_batch = jnp.zeros_like(x[:, 0, 0], dtype=jnp.int32) + t
+            out = self.net.apply(params, x, t_batch, cond, method=DiffusionNet.denoise)
+            return ddim_step(ac, out, t, t_prev, x, **kw)
+
+        x_spec = TensorSpec("x", (None, c.horizon, c.action_dim), "float32")
+        cond_spec = TensorSpec("conditioning", (None, cond_dim), "float32")
+        t_spec, tp_spec = TensorSpec("t", (), "int32"), TensorSpec("t_prev", (), "int32")
+
+        def sample(batch, rng):
+            obs = observation_inputs(batch, specs)
+            cond = np.asarray(jax.jit(encode)(*obs.values()))
+            b = cond.shape[0]
+            x = rng.standard_normal((b, c.horizon, c.action_dim)).astype(np.float32)
+            # A mid-trajectory step, where the sample is neither pure noise nor final.
+            i = len(timesteps) // 2
+            return {"encode": obs,
+                    "denoise_step": {"x": x, "t": np.asarray(timesteps[i], np.int32),
+                                     "t_prev": np.asarray(timesteps[i] - ratio, np.int32), "conditioning": cond}}
+
+        functions = [ExportFunction("encode", encode, specs, ("conditioning",)),
+                     ExportFunction("denoise_step", denoise_step, (x_spec, t_spec, tp_spec, cond_spec), ("x_prev",),
+                                    full_int8=False)]
+        schedule = {"sampler": "ddim", "eta": 0.0, "timesteps": [int(t) for t in timesteps], "step_ratio": int(ratio),
+                    "num_train_timesteps": int(c.num_train_timesteps), "alphas_cumprod": ac.tolist(),
+                    "prediction_type": c.prediction_type, "clip_sample": bool(c.clip_sample),
+                    "clip_sample_range": float(c.clip_sample_range), "noise_shape": [c.horizon, c.action_dim],
+                    "noise": "standard normal [B, horizon, action_dim], drawn by the caller"}
+        runtime = {"kind": "diffusion_policy"}  # the exporter adds the loop parameters
+        return ExportPlan(functions, runtime, sample, schedule)
+
 
 def small_diffusion_config(**overrides) -> DiffusionConfig:
     """A CPU-sized Diffusion Policy (~0.5 M params with a camera): same topology, narrow widths.
 
     Width-8 ResNet-18, 8 keypoints, UNet (32, 64), step embedding 32; for tests and
-    ``experiments/diffusion_synthetic_small.py``. ``overrides`` replace any field.
+    ``experiments/diffusion_synthetic.py:small``. ``overrides`` replace any field.
     """
     fields = dict(
         action_dim=4,

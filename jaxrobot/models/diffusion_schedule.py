@@ -77,6 +77,13 @@ def predicted_x0(model_output, sample, alpha_t, prediction_type: str):
     raise ValueError(f"unknown prediction_type {prediction_type!r}; known: epsilon, sample")
 
 
+def _step_terms(alphas_cumprod, model_output, t, prev_t, sample, prediction_type: str):
+    """(alpha-bar at t, alpha-bar at prev_t, the predicted clean sample before clipping): what both samplers need."""
+    a_t = _alpha_at(alphas_cumprod, t).astype(sample.dtype)
+    a_prev = _alpha_at(alphas_cumprod, prev_t).astype(sample.dtype)
+    return a_t, a_prev, predicted_x0(model_output, sample, a_t, prediction_type)
+
+
 def ddim_step(
     alphas_cumprod,
     model_output: jax.Array,
@@ -93,9 +100,7 @@ def ddim_step(
     x0 = (x_t - sqrt(1 - a_t) eps) / sqrt(a_t), clipped; eps is kept as predicted (diffusers'
     ``use_clipped_model_output=False``); x_prev = sqrt(a_prev) x0 + sqrt(1 - a_prev) eps.
     """
-    a_t = _alpha_at(alphas_cumprod, t).astype(sample.dtype)
-    a_prev = _alpha_at(alphas_cumprod, prev_t).astype(sample.dtype)
-    x0 = predicted_x0(model_output, sample, a_t, prediction_type)
+    a_t, a_prev, x0 = _step_terms(alphas_cumprod, model_output, t, prev_t, sample, prediction_type)
     if prediction_type == "epsilon":
         eps = model_output
     else:
@@ -118,11 +123,9 @@ def ddpm_step(
     clip_range: float = 1.0,
 ) -> jax.Array:
     """One ancestral DDPM update (posterior mean + "fixed_small" noise, none at the last step)."""
-    a_t = _alpha_at(alphas_cumprod, t).astype(sample.dtype)
-    a_prev = _alpha_at(alphas_cumprod, prev_t).astype(sample.dtype)
+    a_t, a_prev, x0 = _step_terms(alphas_cumprod, model_output, t, prev_t, sample, prediction_type)
     cur_alpha = a_t / a_prev
     cur_beta = 1.0 - cur_alpha
-    x0 = predicted_x0(model_output, sample, a_t, prediction_type)
     if clip_sample:
         x0 = jnp.clip(x0, -clip_range, clip_range)
     coef_x0 = jnp.sqrt(a_prev) * cur_beta / (1.0 - a_t)

@@ -23,22 +23,34 @@ Batch layout, candidate scorer (:class:`GraspCandidateModel`, kind ``grasp_candi
 :func:`~jaxrobot.vision.grasp_candidates.crop_aligned`, and ``score_crops`` scores precomputed crops
 (the part to export).
 
-Export: pooling uses ``window_shape=``, the 2× upsampling is hand-written bilinear (``jax.image.resize``
-fails with a symbolic batch in jax2onnx), and per-image means are sums / counts (``jnp.mean`` breaks
-the ONNX graph at opset 17, see shared/FACTS.md "Export").
+Export: pooling uses ``window_shape=``, the 2× upsampling is hand-written bilinear
+(:func:`jaxrobot.nn.upsample.upsample2x`: ``jax.image.resize`` fails with a symbolic batch in jax2onnx), and
+per-image means and the group norm (:class:`jaxrobot.nn.norms.GroupNorm`) use sums / counts (``jnp.mean``
+breaks the ONNX graph at opset 17, see shared/FACTS.md "Export").
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jaxrobot.config import Config, ConfigError, require
+from jaxrobot.models.export_plan import (
+    ExportFunction,
+    ExportPlan,
+    TensorSpec,
+    as_obs,
+    observation_inputs,
+    observation_specs,
+)
+from jaxrobot.nn.norms import GroupNorm
+from jaxrobot.nn.upsample import upsample2x
 from jaxrobot.vision.camera import Camera
 from jaxrobot.vision.grasp_candidates import crop_aligned
 from jaxrobot.vision.grasp_decode import GripperPoses, decode_grasp_maps, lift_grasps
@@ -108,7 +120,7 @@ class GraspMapConfig(Config):
         require(self.min_distance >= 0, "min_distance", "must be >= 0")
 
 
-# ---------------------------------------------------------------- export-friendly layers
+# ---------------------------------------------------------------- dense grasp maps
 
 
 def _image_mean(x: jax.Array) -> jax.Array:
@@ -120,45 +132,6 @@ def _image_mean(x: jax.Array) -> jax.Array:
     n = x.shape[1] * x.shape[2]
     mean = jnp.sum(x, axis=(1, 2), keepdims=True) / n
     return mean + jnp.sum(x - mean, axis=(1, 2), keepdims=True) / n
-
-
-def _upsample_axis(x: jax.Array, axis: int) -> jax.Array:
-    """2× bilinear upsampling along one axis (half-pixel centres, edge clamp) = jax.image.resize."""
-    n = x.shape[axis]
-    first = jax.lax.slice_in_dim(x, 0, 1, axis=axis)
-    last = jax.lax.slice_in_dim(x, n - 1, n, axis=axis)
-    prev = jnp.concatenate([first, jax.lax.slice_in_dim(x, 0, n - 1, axis=axis)], axis)
-    nxt = jnp.concatenate([jax.lax.slice_in_dim(x, 1, n, axis=axis), last], axis)
-    y = jnp.stack([0.75 * x + 0.25 * prev, 0.75 * x + 0.25 * nxt], axis + 1)
-    shape = list(x.shape)
-    shape[axis] = 2 * n
-    shape[0] = -1  # symbolic batch under export
-    return y.reshape(shape)
-
-
-def upsample2x(x: jax.Array) -> jax.Array:
-    """[B, H, W, C] → [B, 2H, 2W, C], bilinear."""
-    return _upsample_axis(_upsample_axis(x, 1), 2)
-
-
-class GroupNorm(nn.Module):
-    """Group normalisation with sum/count statistics (``nn.GroupNorm`` calls ``jnp.mean``)."""
-
-    groups: int
-    eps: float = 1e-5
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        b, h, w, c = x.shape
-        g = x.reshape(-1, h, w, self.groups, c // self.groups)
-        n = h * w * (c // self.groups)
-        mean = jnp.sum(g, axis=(1, 2, 4), keepdims=True) / n
-        var = jnp.sum(jnp.square(g - mean), axis=(1, 2, 4), keepdims=True) / n
-        g = (g - mean) * jax.lax.rsqrt(var + self.eps)
-        x = g.reshape(-1, h, w, c)
-        scale = self.param("scale", nn.initializers.ones, (c,))
-        bias = self.param("bias", nn.initializers.zeros, (c,))
-        return x * scale + bias
 
 
 def _inputs(obs: dict[str, jax.Array], use_rgb: bool, depth_clip: float, depth_scale: float) -> jax.Array:
@@ -321,6 +294,20 @@ class GraspMapModel:
         return jax.vmap(lambda g, d: lift_grasps(g, d, camera, approach, depth_offset, depth_window))(
             grasps, depth)
 
+    def export_plan(self, params: Any, meta: dict[str, Any], example_batch) -> ExportPlan:
+        """Stateless vision models (grasp maps): ``maps(obs...) -> maps``."""
+        specs = observation_specs(example_batch)
+
+        def maps(*obs):
+            return self.predict(params, as_obs(specs, obs), None)
+
+        def sample(batch, rng):
+            return {"maps": observation_inputs(batch, specs)}
+
+        runtime = {"kind": "maps", "outputs": {"maps": ["quality", "cos2", "sin2", "width"]},
+                   "max_width": float(self.config.max_width)}
+        return ExportPlan([ExportFunction("maps", maps, specs, ("maps",))], runtime, sample)
+
 
 # ---------------------------------------------------------------- candidate scorer (GQ-CNN style)
 
@@ -435,3 +422,33 @@ class GraspCandidateModel:
             return self.score_crops(params, crops, grip_depth)
 
         return fn
+
+    def export_plan(self, params: Any, meta: dict[str, Any], example_batch) -> ExportPlan:
+        """GQ-CNN-style scorer: ``score(crops [B, S, S], grip_depth [B]) -> logit [B], probability [B]``.
+
+        The grasp-aligned crop stays outside the graph (a gather the robot side does once per candidate
+        set); the runtime spec records how it is cut (:func:`~jaxrobot.vision.grasp_candidates.crop_aligned`).
+        Parity inputs are real crops, cut by the model's own ``crops`` from the dataset's scenes.
+        """
+        import jax
+
+        c = self.config
+        specs = (TensorSpec("crops", (None, c.crop_size, c.crop_size), "float32"),
+                 TensorSpec("grip_depth", (None,), "float32"))
+
+        def score(crops, grip_depth):
+            logit = self.score_crops(params, crops, grip_depth)
+            return logit, jax.nn.sigmoid(logit)
+
+        def sample(batch, rng):
+            crops = np.asarray(jax.jit(self.crops)({k: np.asarray(batch[k]) for k in
+                                                     ("observation/depth", "grasp/center", "grasp/angle")}))
+            return {"score": {"crops": crops.astype(np.float32),
+                              "grip_depth": np.asarray(batch["grasp/depth"], np.float32)}}
+
+        runtime = {"kind": "grasp_scorer", "crop_size": int(c.crop_size), "crop_scale": float(c.crop_scale),
+                   "crop": "depth image [H, W] (m) sampled bilinearly (edge clamp) at centre + a*d + b*n, "
+                           "d = (cos angle, sin angle) the closing axis, n = (-sin angle, cos angle), "
+                           "a = (col - (S-1)/2) * crop_scale, b = (row - (S-1)/2) * crop_scale",
+                   "grip_depth": "gripper depth along the optical axis (m)"}
+        return ExportPlan([ExportFunction("score", score, specs, ("logit", "probability"))], runtime, sample)

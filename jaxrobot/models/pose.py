@@ -43,6 +43,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxrobot.config import Config, ConfigError, require
+from jaxrobot.nn.upsample import upsample2x_nearest
 from jaxrobot.vision import pose_metrics as pm
 from jaxrobot.vision.pose_voting import direction_field, hough_vote, rotation_from_6d
 
@@ -51,7 +52,7 @@ from jaxrobot.vision.pose_voting import direction_field, hough_vote, rotation_fr
 class PoseConfig(Config):
     """Fields:
       num_objects: known objects (segmentation classes besides background, one rotation head each); must
-        equal ``jaxrobot.pose.objects.NUM_OBJECTS`` (checked when the model is built).
+        equal ``jaxrobot.skills.pose.objects.NUM_OBJECTS`` (checked when the model is built).
       features: encoder widths at strides 1, 2, 4, 8 (the decoder mirrors them).
       rot_features: widths of the two stride-2 convs of the rotation head; rot_hidden: its MLP width.
       crop: side of the feature window cut around the centre for rotation (stride-2 cells).
@@ -91,10 +92,6 @@ class PoseConfig(Config):
         require(self.center_jitter >= 0, "center_jitter", "must be >= 0")
         require(self.vote_stride >= 1, "vote_stride", f"must be >= 1, got {self.vote_stride}")
         require(0 < self.vote_cos < 1, "vote_cos", f"must be in (0, 1), got {self.vote_cos}")
-
-
-def _up(x: jax.Array) -> jax.Array:
-    return jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
 
 
 def crop_features(feat: jax.Array, center: jax.Array, size: int) -> jax.Array:
@@ -153,7 +150,7 @@ class PoseNet(nn.Module):
         x = skips[3]
         feats = None
         for i, layer in enumerate(self.dec):
-            x = nn.relu(layer(jnp.concatenate([_up(x), skips[2 - i]], -1)))
+            x = nn.relu(layer(jnp.concatenate([upsample2x_nearest(x), skips[2 - i]], -1)))
             if i == 1:
                 feats = x
         return self.seg_head(x), self.vec_head(x), feats
@@ -192,13 +189,15 @@ class PoseModel:
     """PoseCNN-style pose estimation behind the model protocol (batch layout in the module docstring)."""
 
     def __init__(self, config: PoseConfig):
-        from jaxrobot.pose import objects  # lazy: jaxrobot.pose depends on the models
-
-        if config.num_objects != objects.NUM_OBJECTS:
-            raise ConfigError(f"config field 'model.num_objects': {config.num_objects} does not match the "
-                              f"{objects.NUM_OBJECTS} known objects {list(objects.NAMES)} of the pose scenes")
         self.config = config
         self.net = PoseNet(config)
+
+    def check_data(self, spec: dict) -> None:
+        """The trainer's cross-check against the data source's spec: one segmentation class per known object."""
+        names = spec.get("objects")
+        if names is not None and len(names) != self.config.num_objects:
+            raise ConfigError(f"config field 'model.num_objects': {self.config.num_objects} does not match the "
+                              f"{len(names)} known objects {list(names)} of the pose scenes")
 
     def _check(self, batch):
         rgb, depth = batch.get("observation/rgb"), batch.get("observation/depth")

@@ -20,14 +20,16 @@ Batch layout (kind ``servo``):
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jaxrobot.config import Config, ConfigError, require
+from jaxrobot.models.export_plan import ExportFunction, ExportPlan, as_obs, observation_inputs, observation_specs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,3 +108,25 @@ class ServoModel:
         """Camera twist [B, 6] in m/s and rad/s."""
         pred = self.net.apply(params, observation["observation/image"], observation["observation/goal_image"])
         return pred * self.scale
+
+    def export_plan(self, params: Any, meta: dict[str, Any], example_batch) -> ExportPlan:
+        """Deep visual servo: ``servo(image, goal_image) -> twist [B, 6], twist_normalized [B, 6]``.
+
+        ``twist`` is in m/s and rad/s (camera frame, OpenCV axes); ``twist_normalized`` (= twist /
+        twist_scale, the network's regression target, O(1)) is the output the parity tolerances are meant
+        for: the physical twist is a few cm/s, where an absolute tolerance says little.
+        """
+        specs = observation_specs(example_batch)
+        scale = np.asarray(self.config.twist_scale, np.float32)
+
+        def servo(*obs):
+            o = as_obs(specs, obs)
+            normalized = self.net.apply(params, o["observation/image"], o["observation/goal_image"])
+            return normalized * scale, normalized
+
+        def sample(batch, rng):
+            return {"servo": observation_inputs(batch, specs)}
+
+        runtime = {"kind": "servo", "twist_scale": [float(s) for s in self.config.twist_scale],
+                   "twist": "camera twist (vx, vy, vz, wx, wy, wz), camera frame with OpenCV axes, m/s and rad/s"}
+        return ExportPlan([ExportFunction("servo", servo, specs, ("twist", "twist_normalized"))], runtime, sample)

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from jaxrobot import config as config_lib
 from jaxrobot.models.registry import build_model
 from jaxrobot.policies.runner import PolicyRunner
 from jaxrobot.train import checkpoint as ckpt_lib
@@ -21,7 +20,7 @@ from jaxrobot.train import checkpoint as ckpt_lib
 
 def runner_from_meta(meta: dict[str, Any], params: Any, seed: int = 0) -> PolicyRunner:
     """A :class:`PolicyRunner` for params of the model described by checkpoint metadata."""
-    cfg = config_lib.from_dict(meta["config"])
+    cfg = ckpt_lib.config_from_meta(meta)
     model = build_model(cfg.model)
     spec = meta["data_spec"]
     horizon = int(spec["horizon"])

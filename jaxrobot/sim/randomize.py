@@ -28,6 +28,7 @@ import jax.numpy as jnp
 
 from jaxrobot.config import Config, require
 from jaxrobot.sim.env import Env
+from jaxrobot.sim.geometry import quat_mul
 
 #: Model fields :func:`jitter_cameras` changes (add them to a task's ``randomized_fields``).
 CAMERA_FIELDS = ("cam_pos", "cam_quat")
@@ -51,18 +52,6 @@ class CameraJitter(Config):
         require(0 <= self.position <= 0.2, "position", f"must be in [0, 0.2] m, got {self.position}")
         require(0 <= self.rotation <= math.pi / 4, "rotation",
                 f"must be in [0, pi/4] rad, got {self.rotation}")
-
-
-def quat_mul(a: jax.Array, b: jax.Array) -> jax.Array:
-    """Hamilton product of (w, x, y, z) quaternions (broadcasting): the rotation ``b`` then ``a``."""
-    aw, ax, ay, az = (a[..., i] for i in range(4))
-    bw, bx, by, bz = (b[..., i] for i in range(4))
-    return jnp.stack([
-        aw * bw - ax * bx - ay * by - az * bz,
-        aw * bx + ax * bw + ay * bz - az * by,
-        aw * by - ax * bz + ay * bw + az * bx,
-        aw * bz + ax * by - ay * bx + az * bw,
-    ], axis=-1)
 
 
 def jitter_cameras(model: Any, cameras: Sequence[int], jitter: CameraJitter, rng: jax.Array) -> Any:

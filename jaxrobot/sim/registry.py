@@ -1,7 +1,8 @@
 """Task registry: ``register``, ``get_default_config``, ``load``, ``tasks``.
 
-Same three verbs as MuJoCo Playground's ``registry`` (mujoco_playground/_src/registry.py). Built-in tasks
-register themselves when :mod:`jaxrobot.sim.tasks` is imported, which the lookups below do lazily.
+Same three verbs as MuJoCo Playground's ``registry`` (mujoco_playground/_src/registry.py), over one explicit
+table of the built-in tasks (as Playground's ``manipulation/__init__.py``): a new task is its module under
+``sim/tasks/``, its asset under ``sim/assets/`` and one entry in :data:`_TASKS`. Tasks never import this module.
 """
 
 from __future__ import annotations
@@ -11,31 +12,37 @@ from collections.abc import Mapping, Sequence
 
 from jaxrobot.config import ConfigError, override, validate
 from jaxrobot.sim.env import Env, EnvConfig
+from jaxrobot.sim.tasks.grasp_objects import GraspObjects, GraspObjectsConfig
+from jaxrobot.sim.tasks.peg_insertion import PegInsertion, PegInsertionConfig
+from jaxrobot.sim.tasks.peg_servo import PegServo, PegServoConfig
+from jaxrobot.sim.tasks.pick_cube import PickCube, PickCubeConfig
+from jaxrobot.sim.tasks.push_t import PushT, PushTConfig
+from jaxrobot.sim.tasks.servo_target import ServoTarget, ServoTargetConfig
 
-_TASKS: dict[str, tuple[type[Env], EnvConfig]] = {}
+# name -> (env class, default config)
+_TASKS: dict[str, tuple[type[Env], EnvConfig]] = {
+    "pick_cube": (PickCube, PickCubeConfig()),
+    "push_t": (PushT, PushTConfig()),
+    "peg_insertion": (PegInsertion, PegInsertionConfig()),
+    "grasp_objects": (GraspObjects, GraspObjectsConfig()),
+    "servo_target": (ServoTarget, ServoTargetConfig()),
+    "peg_servo": (PegServo, PegServoConfig()),
+}
 
 
 def register(name: str, env_cls: type[Env], default_config: EnvConfig) -> None:
-    """Register ``env_cls`` under ``name`` with its default config (re-registering replaces it)."""
+    """Add a task at run time (a user's own task; the built-in ones are in :data:`_TASKS`)."""
     if not isinstance(default_config, EnvConfig):
         raise TypeError(f"default_config of {name!r} must be an EnvConfig, got {type(default_config).__name__}")
     _TASKS[name] = (env_cls, default_config)
 
 
-def _builtins() -> None:
-    import jaxrobot.sim.tasks  # noqa: F401  (registers the built-in tasks)
-    import jaxrobot.sim.tasks.peg_servo  # noqa: F401  (registers peg_servo)
-    import jaxrobot.sim.tasks.servo_target  # noqa: F401  (registers servo_target)
-
-
 def tasks() -> list[str]:
     """Names of the registered tasks, sorted."""
-    _builtins()
     return sorted(_TASKS)
 
 
 def _entry(name: str) -> tuple[type[Env], EnvConfig]:
-    _builtins()
     if name not in _TASKS:
         raise ConfigError(f"unknown task {name!r}; registered tasks: {sorted(_TASKS)}")
     return _TASKS[name]

@@ -132,20 +132,34 @@ class LoadedModel(NamedTuple):
     step: int
 
 
+def config_from_meta(meta: dict) -> Any:
+    """The experiment config saved in a checkpoint's metadata, rebuilt by kind.
+
+    The kinds the trainer can see (the model table, the data layer's sources, the train configs) are imported
+    here; a data source that lives in a skill is known once that skill's module is imported (the skills do
+    it themselves, the ``jaxrobot`` command imports :mod:`jaxrobot.catalog`).
+    """
+    from jaxrobot import config as config_lib
+    from jaxrobot.data.sources import mixture, rlds, synthetic  # noqa: F401  (their config kinds)
+    from jaxrobot.models import registry  # noqa: F401  (every model config kind)
+    from jaxrobot.train import config  # noqa: F401  (experiment, optimizer, train, mesh)
+
+    return config_lib.from_dict(meta["config"])
+
+
 def load_model_checkpoint(workdir: str | pathlib.Path, step: int | None = None, *, kind: str,
                           use_ema: bool = True) -> LoadedModel:
     """The model of the latest (or ``step``) complete checkpoint in ``workdir``, for evaluation.
 
     ``kind``: the model kind the caller expects; any other raises ``ConfigError`` naming the one found.
-    The run's data config kind must be registered first (import its data module) for ``from_dict``.
+    The run's data config kind must be known (see :func:`config_from_meta`).
     ``use_ema``: the EMA parameters when the state has them, else the raw ones.
     """
-    from jaxrobot import config as config_lib
     from jaxrobot.config import ConfigError
     from jaxrobot.models.registry import build_model
 
     step, meta = read_meta(workdir, step)
-    cfg = config_lib.from_dict(meta["config"])
+    cfg = config_from_meta(meta)
     found = type(cfg.model).kind
     if found != kind:
         raise ConfigError(f"{workdir}: checkpoint model is {found!r}, not a {kind} model")

@@ -163,6 +163,9 @@ def train(cfg: ExperimentConfig, workdir: str | pathlib.Path, *, steps: int | No
     schedule = lr_schedule(cfg.optimizer, cfg.optimizer.lr, tcfg.steps)
     source = make_source(cfg.data, global_batch_size=tcfg.batch_size, process_index=jax.process_index(),
                          process_count=jax.process_count(), seed=tcfg.seed)
+    check_data = getattr(model, "check_data", None)
+    if callable(check_data):
+        check_data(source.spec())
     bsharding = batch_sharding(mesh)
 
     # One real batch gives the shapes for init; rewind the source so training starts at position 0.

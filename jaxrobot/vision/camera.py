@@ -19,6 +19,7 @@ from __future__ import annotations
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 @flax.struct.dataclass
@@ -193,3 +194,10 @@ def depth_to_points(cam: Camera, depth: jax.Array, frame: str = "camera") -> jax
     """Point cloud [H, W, 3] of a depth image [H, W] (camera or world frame)."""
     p = pixel_to_camera(cam, pixel_grid(*depth.shape), depth)
     return camera_to_world(cam, p) if frame == "world" else p
+
+
+def project_points(pos: jax.Array, rot: jax.Array, points: jax.Array, k: np.ndarray) -> jax.Array:
+    """Pixel coordinates [N, 2] (continuous, pixel-edge origin like ``k``) of world ``points`` [N, 3] seen
+    from an OpenCV camera at ``pos`` with world-from-camera rotation ``rot`` [3, 3]."""
+    p = (points - pos) @ rot
+    return jnp.stack([p[:, 0] / p[:, 2] * k[0, 0] + k[0, 2], p[:, 1] / p[:, 2] * k[1, 1] + k[1, 2]], -1)

@@ -10,8 +10,8 @@ Definitions (Hinterstoisser et al., ACCV 2012; as used by PoseCNN, Xiang et al.,
   the ground-truth points among the estimated ones). The ``q_j`` are the model points again, or a
   denser set that contains them (``search_points``). Poses equal up to a symmetry score exactly 0 only
   when the searched set is closed under that symmetry (a finite set can be, e.g. the orbit of sampled
-  points under a box's half turns, :func:`jaxrobot.pose.objects.model_points`); under a continuous
-  symmetry the score is the mean gap between the searched points (:func:`jaxrobot.pose.objects.search_points`).
+  points under a box's half turns, :func:`jaxrobot.skills.pose.objects.model_points`); under a continuous
+  symmetry the score is the mean gap between the searched points (:func:`jaxrobot.skills.pose.objects.search_points`).
 - An estimate is correct when the distance is below ``fraction * diameter`` (10% in both papers).
 
 Pure ``jnp`` on trailing axes (points [..., N, 3], rotations [..., 3, 3], translations [..., 3]); vmap for

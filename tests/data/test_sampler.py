@@ -77,3 +77,19 @@ def test_mixture_sampler_weights_resume_and_hosts():
         want = ref.next_local()
         for k in range(2):
             np.testing.assert_array_equal(np.concatenate([p[k] for p in parts]), want[k])
+
+
+def test_sources_share_one_sampler_state():
+    """Sources whose state is their sampler's take get_state/set_state from SamplerState (no copies)."""
+    from jaxrobot.data.sampler import SamplerState
+    from jaxrobot.data.sources.pool import PoolSource
+    from jaxrobot.data.sources.synthetic import SyntheticSource
+
+    for cls in (PoolSource, SyntheticSource):
+        assert cls.get_state is SamplerState.get_state and cls.set_state is SamplerState.set_state, cls
+    src = PoolSource(None, {"x": np.arange(10)}, {}, global_batch_size=4, seed=1)
+    assert iter(src) is src
+    first = [next(src)["x"] for _ in range(3)]
+    src.set_state({"position": 4})
+    assert src.get_state() == {"position": 4}
+    np.testing.assert_array_equal(next(src)["x"], first[1])

@@ -6,12 +6,12 @@ import dataclasses
 
 import numpy as np
 import pytest
-from _rlds_fixtures import layout_episodes, write_layout, write_rlds_fixture
 
 from jaxrobot.data.base import DataError
 from jaxrobot.data.datasets import DatasetEntry, get_entry, list_entries, parse_key
-from jaxrobot.data.rlds_source import open_rlds
+from jaxrobot.data.sources.rlds import open_rlds
 from jaxrobot.data.standardize import standardize
+from tests.helpers.rlds_fixtures import layout_episodes, write_layout, write_rlds_fixture
 
 BRIDGE_SAMPLE = "tests/testdata/bridge_dataset_octo_debug/bridge_dataset/1.0.0"
 NAMES = ["bridge_dataset", "fractal20220817_data", "berkeley_autolab_ur5", "aloha", "jaxrobot_sim"]

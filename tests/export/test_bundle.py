@@ -99,7 +99,7 @@ def test_cli_export_and_runtime_check(bc_workdir, tmp_path, capsys):
 
     from jaxrobot_runtime.cli import main as runtime_main
 
-    from jaxrobot.export import commands
+    from jaxrobot.cli import export as commands
 
     parser = argparse.ArgumentParser()
     commands.register(parser.add_subparsers())

@@ -9,7 +9,8 @@ import pathlib
 
 import numpy as np
 import pytest
-from tests_export_helpers import train_small
+
+from tests.helpers.export import train_small
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "testdata" / "jaxrobot_sim_pick_cube_small" / "jaxrobot_sim_pick_cube" / "1.0.0"

@@ -9,19 +9,20 @@ import json
 
 import numpy as np
 import pytest
-from tests_export_helpers import train_small
+
+from tests.helpers.export import train_small
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("experiment", ["act_synthetic_small", "diffusion_synthetic_small"])
+@pytest.mark.parametrize("experiment", ["act_synthetic.py:small", "diffusion_synthetic.py:small"])
 def test_export_and_runtime_match_policy_runner(experiment, tmp_path):
     import jax
     from jaxrobot_runtime import Policy, check_bundle
 
-    from jaxrobot import config as config_lib
-    from jaxrobot.data.synthetic import SyntheticSource, _render
+    from jaxrobot.data.sources.synthetic import SyntheticSource, _render
     from jaxrobot.export.bundle import export_checkpoint
     from jaxrobot.policies.evaluation import load_policy
+    from jaxrobot.train.checkpoint import config_from_meta
 
     workdir = train_small(experiment, tmp_path / "run")
     out = tmp_path / "bundle"
@@ -41,7 +42,7 @@ def test_export_and_runtime_match_policy_runner(experiment, tmp_path):
     assert check_bundle(out)["ok"]
 
     runner, ckpt_meta = load_policy(workdir)
-    cfg = config_lib.from_dict(ckpt_meta["config"])
+    cfg = config_from_meta(ckpt_meta)
     states = SyntheticSource(cfg.data, global_batch_size=1).states[:2, :10]
     images = _render(states, cfg.data.image_size)
     keys = {"rng": jax.random.PRNGKey(0)}  # PolicyRunner(seed=0)'s stream; predict's noise is split(key)[0]

@@ -3,16 +3,16 @@
 import numpy as np
 import pytest
 
-from jaxrobot.data.synthetic import SyntheticSource
+from jaxrobot.data.sources.synthetic import SyntheticSource
 from jaxrobot.policies.evaluation import load_policy
 from jaxrobot.policies.runner import PolicyRunner
+from jaxrobot.train.checkpoint import config_from_meta
 
 
 def recorded_states(meta, n_envs=3, steps=30):
     """Raw state sequences [steps][n_envs, S] from the experiment's own (synthetic) episodes."""
-    from jaxrobot import config as config_lib
 
-    cfg = config_lib.from_dict(meta["config"])
+    cfg = config_from_meta(meta)
     states = SyntheticSource(cfg.data, global_batch_size=1).states[:n_envs, :steps]
     return [states[:, t] for t in range(steps)]
 

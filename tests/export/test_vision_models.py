@@ -1,8 +1,8 @@
 """Every vision model jaxrobot trains exports to ONNX and TFLite (fp32, fp16, int8 dynamic range) with parity.
 
 For GG-CNN2 grasp maps, the GQ-CNN-style candidate scorer and the deep visual servo net: a real checkpoint
-from a few steps of ``jaxrobot train`` on the model's synthetic experiment (``experiments/*_synthetic.py``),
-exported into a bundle, then checked three ways:
+from a few steps of ``jaxrobot train`` on the model's synthetic experiment (``experiments/grasp_synthetic.py:maps``,
+``:candidates``, ``experiments/servo.py:synthetic``), exported into a bundle, then checked three ways:
 
 1. the export's own parity report (fp32 within 1e-4 abs + 1e-5 rel of ``jax.jit``, fp16 within 5e-2 of
    the output scale, int8 reported and finite);
@@ -16,21 +16,21 @@ import json
 
 import numpy as np
 import pytest
-from tests_export_helpers import train_small
 
-import jaxrobot.data.synthetic_vision  # noqa: F401 - registers the synthetic vision sources/configs
+import jaxrobot.catalog  # noqa: F401  (every data config kind, for the saved configs read back here)
+from tests.helpers.export import train_small
 
 FP32_ATOL, FP32_RTOL, FP16_REL = 1e-4, 1e-5, 5e-2
 PRECISIONS = ("fp32", "fp16", "int8")
 
 # experiment, steps, overrides (small pools: start-up cost only)
 EXPERIMENTS = {
-    "grasp_maps": ("grasp_maps_synthetic", 20, ("data.num_scenes=64",)),
-    "grasp_maps_grconvnet": ("grasp_maps_synthetic", 10, ("data.num_scenes=64", "model.arch=grconvnet",
+    "grasp_maps": ("grasp_synthetic.py:maps", 20, ("data.num_scenes=64",)),
+    "grasp_maps_grconvnet": ("grasp_synthetic.py:maps", 10, ("data.num_scenes=64", "model.arch=grconvnet",
                                                           "model.grconvnet_channels=8", "model.grconvnet_res_blocks=1",
                                                           "model.grconvnet_groups=4")),
-    "grasp_candidates": ("grasp_candidates_synthetic", 20, ("data.num_examples=128",)),
-    "servo": ("servo_synthetic", 20, ("data.num_pairs=128",)),
+    "grasp_candidates": ("grasp_synthetic.py:candidates", 20, ("data.num_examples=128",)),
+    "servo": ("servo.py:synthetic", 20, ("data.num_pairs=128",)),
 }
 
 
@@ -50,14 +50,13 @@ def _fresh_reference(kind, workdir, n=5):
     the export never saw (another seed of the data source)."""
     import jax
 
-    from jaxrobot import config as config_lib
     from jaxrobot.data.sources import make_source
     from jaxrobot.models.registry import build_model
     from jaxrobot.train import checkpoint as ckpt_lib
 
     step, meta = ckpt_lib.read_meta(workdir)
     _, state = ckpt_lib.restore_arrays(workdir, step, item="state")
-    cfg = config_lib.from_dict(meta["config"])
+    cfg = ckpt_lib.config_from_meta(meta)
     model, params = build_model(cfg.model), state["params"]
     batch = next(make_source(cfg.data, global_batch_size=n, seed=123))
     if kind == "grasp_maps":
@@ -155,10 +154,10 @@ def test_grasp_map_depth_normalisation_is_accurate_in_onnx_at_batch_8():
     """Regression: the per-image depth mean once was a plain float32 sum, which ONNX Runtime's ReduceSum
     accumulates sequentially at batch > 1 (error 4e-6 after the depth scaling, 4e-4 in a trained GG-CNN2's
     maps, failing fp32 parity); the two-pass mean keeps it at float32 rounding (~3e-7)."""
-    from jaxrobot.data.synthetic_vision import SyntheticGraspMapsConfig, grasp_map_pool
     from jaxrobot.export.functions import ExportFunction, TensorSpec
     from jaxrobot.export.onnx_export import OnnxRunner, to_onnx
     from jaxrobot.models.grasp import _inputs
+    from jaxrobot.skills.grasping.synthetic import SyntheticGraspMapsConfig, grasp_map_pool
 
     depth = grasp_map_pool(SyntheticGraspMapsConfig(num_scenes=8))["observation/depth"]
     d64 = depth.astype(np.float64)
@@ -188,7 +187,6 @@ def test_candidate_scorer_keeps_a_dynamic_batch_in_tflite():
     import jax
     import jax.numpy as jnp
 
-    from jaxrobot.export.functions import ADAPTERS
     from jaxrobot.export.tflite_export import TFLiteRunner, to_tflite
     from jaxrobot.models.grasp import GraspCandidateConfig, GraspCandidateModel
 
@@ -200,7 +198,7 @@ def test_candidate_scorer_keeps_a_dynamic_batch_in_tflite():
              "grasp/angle": rng.uniform(-1, 1, 3).astype(np.float32),
              "grasp/depth": np.full(3, 0.55, np.float32)}
     params = model.init(jax.random.PRNGKey(0), {k: jnp.asarray(v) for k, v in batch.items()})
-    plan = ADAPTERS["grasp_candidates"](model, params, {}, batch)
+    plan = model.export_plan(params, {}, batch)
     fn = plan.functions[0]
     inputs = plan.sample_inputs(batch, rng)["score"]
     runner = TFLiteRunner(to_tflite(fn, "fp32"))  # batch=None: dynamic

@@ -6,12 +6,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _model_fixtures import act_batch, count, default_act_config, small_act, synthetic_batch
 
-from jaxrobot.config import ConfigError, load_experiment
-from jaxrobot.models.act import ACTModel, kl_to_standard_normal, sinusoid_1d, sinusoid_2d
-from jaxrobot.models.commands import run_params
+from jaxrobot.cli.model import run_params
+from jaxrobot.config import ConfigError, load_experiment, validate
+from jaxrobot.models.act import ACTModel, kl_to_standard_normal
 from jaxrobot.models.params import count_params
+from tests.helpers.model_fixtures import act_batch, count, default_act_config, small_act, synthetic_batch
 
 
 def _abstract(cfg, batch):
@@ -55,30 +55,12 @@ def test_init_rejects_mismatched_chunk():
         _abstract(default_act_config(chunk_size=50), act_batch())
 
 
-def test_sinusoid_1d_closed_form():
-    pe = sinusoid_1d(5, 8)
-    assert pe[3, 4] == pytest.approx(np.sin(3 / 10000 ** (4 / 8)), rel=1e-6)
-    assert pe[3, 5] == pytest.approx(np.cos(3 / 10000 ** (4 / 8)), rel=1e-6)
-
-
-def test_sinusoid_2d_closed_form():
-    h, w, d = 3, 4, 16
-    pe = sinusoid_2d(h, w, d)
-    i, j, half = 1, 2, d // 2
-    y = (i + 1) / (h + 1e-6) * 2 * np.pi
-    x = (j + 1) / (w + 1e-6) * 2 * np.pi
-    np.testing.assert_allclose(
-        pe[i, j, :half:2], np.sin(y / 10000 ** (np.arange(0, half, 2) / half)), rtol=1e-5
-    )
-    np.testing.assert_allclose(
-        pe[i, j, 1:half:2], np.cos(y / 10000 ** (np.arange(0, half, 2) / half)), rtol=1e-5
-    )
-    np.testing.assert_allclose(
-        pe[i, j, half::2], np.sin(x / 10000 ** (np.arange(0, half, 2) / half)), rtol=1e-5
-    )
-    np.testing.assert_allclose(
-        pe[i, j, half + 1 :: 2], np.cos(x / 10000 ** (np.arange(0, half, 2) / half)), rtol=1e-5
-    )
+def test_config_validation_names_backbone_fields():
+    # the check shared with Diffusion Policy (nn.backbones.check_backbone_fields)
+    with pytest.raises(ConfigError, match="config field 'model.backbone_output_stride'.*resnet18 only"):
+        validate(default_act_config(backbone="mobilenet_v3_small", backbone_output_stride=8), "model.")
+    with pytest.raises(ConfigError, match="config field 'backbone_width': must be >= 1, got 0"):
+        validate(default_act_config(backbone_width=0))
 
 
 def test_kl_closed_form():

@@ -7,18 +7,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _model_fixtures import count, pusht_batch, small_dp, synthetic_batch
 
+from jaxrobot.cli.model import run_params
 from jaxrobot.config import ConfigError, load_experiment, validate
-from jaxrobot.models.commands import run_params
-from jaxrobot.models.diffusion import (
-    DiffusionConfig,
-    DiffusionModel,
-    Upsample1d,
-    conv1d,
-    crop_images,
-    sinusoidal_step_embedding,
-)
+from jaxrobot.models.diffusion import DiffusionConfig, DiffusionModel, crop_images
 from jaxrobot.models.diffusion_schedule import (
     add_noise,
     ddim_step,
@@ -28,9 +20,10 @@ from jaxrobot.models.diffusion_schedule import (
     make_betas,
 )
 from jaxrobot.models.params import count_params
-from jaxrobot.models.spatial_softmax import SpatialSoftmax
+from jaxrobot.nn.spatial_softmax import SpatialSoftmax
 from jaxrobot.train.config import TrainConfig
 from jaxrobot.train.step import ema_decay_at
+from tests.helpers.model_fixtures import count, pusht_batch, small_dp, synthetic_batch
 
 
 def _abstract(cfg, batch):
@@ -68,6 +61,8 @@ def test_config_validation_names_fields():
         validate(DiffusionConfig(n_action_steps=16))
     with pytest.raises(ConfigError, match="backbone_output_stride"):
         validate(DiffusionConfig(backbone="mobilenet_v3_small", backbone_output_stride=8))
+    with pytest.raises(ConfigError, match="config field 'backbone_width': must be >= 1, got 0"):
+        validate(DiffusionConfig(backbone_width=0))
     with pytest.raises(ConfigError, match="crop_shape"):
         _abstract(DiffusionConfig(crop_shape=(100, 100)), pusht_batch())
     with pytest.raises(ConfigError, match="n_obs_steps"):
@@ -186,12 +181,6 @@ def test_diffusion_policy_ema_decay():
 # ------------------------------------------------------------------ pieces of the network
 
 
-def test_step_embedding_closed_form():
-    e = sinusoidal_step_embedding(jnp.array([7]), 8)
-    freq = np.exp(-np.log(10000) * np.arange(4) / 3)
-    np.testing.assert_allclose(e[0], np.concatenate([np.sin(7 * freq), np.cos(7 * freq)]), rtol=1e-5)
-
-
 def test_center_and_random_crop():
     img = jnp.arange(2 * 96 * 96 * 3).reshape(2, 96, 96, 3)
     centre = crop_images(img, (84, 84), None)
@@ -202,33 +191,6 @@ def test_center_and_random_crop():
     lefts = np.asarray(crops[:, 0, 0, 0]) % (96 * 3) // 3
     assert tops.min() >= 0 and tops.max() <= 12 and lefts.max() <= 12
     assert len(set(zip(tops.tolist(), lefts.tolist(), strict=True))) > 10  # independent per image
-
-
-@pytest.mark.parametrize("length,kernel,stride,pad", [(4, 5, 1, 2), (9, 3, 2, 1), (8, 3, 2, 1), (6, 1, 1, 0)])
-def test_conv1d_matches_lax_convolution(length, kernel, stride, pad):
-    rng = np.random.default_rng(0)
-    x = jnp.asarray(rng.normal(size=(2, length, 3)), jnp.float32)
-    k = jnp.asarray(rng.normal(size=(kernel, 3, 4)), jnp.float32)
-    want = jax.lax.conv_general_dilated(
-        x, k, (stride,), [(pad, pad)], dimension_numbers=("NWC", "WIO", "NWC")
-    )
-    np.testing.assert_allclose(conv1d(x, k, stride, pad), want, rtol=1e-5, atol=1e-5)
-
-
-def test_upsample_matches_torch_conv_transpose_formula():
-    """torch ConvTranspose1d(k=4, s=2, p=1): y[o] = b + sum of x[i] W[:, :, k] over o = 2i - 1 + k."""
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(2, 5, 3)).astype(np.float32)
-    w = rng.normal(size=(3, 4, 4)).astype(np.float32)  # torch layout [Cin, Cout, K]
-    b = rng.normal(size=4).astype(np.float32)
-    want = np.tile(b, (2, 10, 1)).astype(np.float64)
-    for i in range(5):
-        for k in range(4):
-            o = 2 * i - 1 + k
-            if 0 <= o < 10:
-                want[:, o] += x[:, i] @ w[:, :, k]
-    params = {"params": {"kernel": jnp.asarray(w.transpose(2, 0, 1)), "bias": jnp.asarray(b)}}
-    np.testing.assert_allclose(Upsample1d(4).apply(params, jnp.asarray(x)), want, rtol=1e-5, atol=1e-5)
 
 
 def test_spatial_softmax_finds_the_peak():

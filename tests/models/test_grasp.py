@@ -7,10 +7,10 @@ import optax
 import pytest
 
 from jaxrobot import config as C
-from jaxrobot.models.grasp import GraspMapConfig, GraspMapModel, upsample2x
+from jaxrobot.models.grasp import GraspMapConfig, GraspMapModel
+from jaxrobot.skills.grasping.synthetic import box_scene
 from jaxrobot.vision.camera import look_at, make_camera
 from jaxrobot.vision.grasp_repr import angle_difference, encode_grasp_maps
-from jaxrobot.vision.synthetic import box_scene
 
 
 def _count(params):
@@ -49,11 +49,6 @@ def test_grconvnet_param_count_and_shapes():
     assert 1.85e6 < n < 1.95e6, n  # GR-ConvNet reports ~1.9M parameters
     out = jax.eval_shape(model.predict, shapes, batch)
     assert out.shape == (2, 32, 32, 4)
-
-
-def test_upsample_matches_bilinear_resize():
-    x = jax.random.normal(jax.random.PRNGKey(0), (2, 5, 7, 3))
-    np.testing.assert_allclose(upsample2x(x), jax.image.resize(x, (2, 10, 14, 3), "bilinear"), atol=1e-6)
 
 
 def test_config_validation_names_field():

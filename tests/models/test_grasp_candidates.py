@@ -6,9 +6,9 @@ import numpy as np
 import optax
 
 from jaxrobot.models.grasp import GraspCandidateConfig, GraspCandidateModel
+from jaxrobot.skills.grasping.synthetic import box_scene
 from jaxrobot.vision.grasp_candidates import best_of_n, crop_aligned, cross_entropy_method, sample_antipodal
 from jaxrobot.vision.grasp_repr import angle_difference, make_grasps
-from jaxrobot.vision.synthetic import box_scene
 
 
 def _l_shape(center, phi, size=64):

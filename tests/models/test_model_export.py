@@ -9,11 +9,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _model_fixtures import small_act, small_dp, synthetic_batch
 
 from jaxrobot.models.act import ACTModel
-from jaxrobot.models.backbones import make_backbone
 from jaxrobot.models.diffusion import DiffusionModel
+from jaxrobot.nn.backbones import make_backbone
+from tests.helpers.model_fixtures import small_act, small_dp, synthetic_batch
 
 jax2onnx = pytest.importorskip("jax2onnx")
 ort = pytest.importorskip("onnxruntime")

@@ -1,17 +1,18 @@
 """Regression artifacts: the small models' fixed-seed outputs and gradient statistics must not drift.
 
-Regenerate after an intended change with ``.venv/bin/python tests/models/_regression.py``.
+Regenerate after an intended change with ``.venv/bin/python -m tests.helpers.regression``.
 """
 
 import numpy as np
 import pytest
-from _regression import ARTIFACTS, DIR
+
+from tests.helpers.regression import ARTIFACTS, DIR
 
 
 @pytest.mark.parametrize("name", sorted(ARTIFACTS))
 def test_matches_saved_artifact(name):
     path = DIR / f"{name}.npz"
-    assert path.is_file(), f"{path} is missing: run .venv/bin/python tests/models/_regression.py"
+    assert path.is_file(), f"{path} is missing: run .venv/bin/python -m tests.helpers.regression"
     with np.load(path) as f:
         saved = {k: f[k] for k in f.files}
     got = ARTIFACTS[name]()

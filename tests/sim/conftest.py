@@ -1,16 +1,16 @@
 """Shared, compiled-once simulation fixtures.
 
-Compiling the batched MJX step takes 12-60 s here, so every fast test shares ONE batch size (``BATCH``)
-and the session-scoped env / batched functions / expert rollout below; the persistent compilation cache
-(set up by tests/conftest.py through ``jaxrobot.platform.configure``) makes the next session start in seconds.
+Compiling the batched MJX step takes 12-60 s here, so every fast test shares ONE batch size
+(``tests.helpers.sim.BATCH``) and the session-scoped env / batched functions / expert rollout below; the
+persistent compilation cache (set up by tests/conftest.py through ``jaxrobot.platform.configure``) makes the
+next session start in seconds.
 """
 
 from __future__ import annotations
 
 import pytest
 
-BATCH = 32
-SEED = 0
+from tests.helpers.sim import BATCH, SEED
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,9 @@ import pytest
 
 from jaxrobot.config import ConfigError, validate
 from jaxrobot.sim import registry, render
-from jaxrobot.sim.randomize import CameraJitter, model_axes, quat_mul, randomize_models
+from jaxrobot.sim.geometry import quat_mul
+from jaxrobot.sim.randomize import CameraJitter, model_axes, randomize_models
 from jaxrobot.sim.tasks.pick_cube import ASSET
-
-pytestmark = pytest.mark.timeout(600)
 
 S = 16
 N = 4

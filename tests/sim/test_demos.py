@@ -7,13 +7,11 @@ import sys
 import jax
 import numpy as np
 import pytest
-from conftest import BATCH, SEED
 
 from jaxrobot.data.base import DataError
 from jaxrobot.sim.batch import episode_keys, episode_keys_at
 from jaxrobot.sim.demos import CHUNK, choose_batch_size, collect, generate, rollout_expert, split_episodes
-
-pytestmark = pytest.mark.timeout(400)
+from tests.helpers.sim import BATCH, SEED
 
 N = 20  # choose_batch_size(20) == 32 == conftest.BATCH: reuses the session's compiled step
 
@@ -182,7 +180,6 @@ def test_collect_gives_up_after_max_attempts(env, benv):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)
 def test_cli_subprocess_stdout_is_clean(tmp_path):
     """A fresh process: mjx's "Failed to import warp" prints never reach stdout; last line is the path."""
     cmd = [sys.executable, "-m", "jaxrobot.cli", "sim", "gen-demos", "--task", "pick_cube", "--episodes",

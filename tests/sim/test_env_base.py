@@ -14,8 +14,6 @@ import pytest
 from jaxrobot.sim import registry, render
 from jaxrobot.sim.env import Env, EnvConfig
 
-pytestmark = pytest.mark.timeout(400)
-
 GRIPPER_TASKS = ("pick_cube", "peg_insertion", "grasp_objects")
 # World-frame tcp target bounds of the Cartesian gripper: joint ranges (x +-0.25, y +-0.3, z -0.35..0.1,
 # yaw +-3.1416, finger 0..0.04) around the tcp's home position (0.5, 0, 0.75 - 0.075).

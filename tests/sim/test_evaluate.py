@@ -4,11 +4,9 @@ import math
 
 import numpy as np
 import pytest
-from conftest import BATCH
 
 from jaxrobot.sim.evaluate import evaluate, expert_policy, wilson_interval
-
-pytestmark = pytest.mark.timeout(400)
+from tests.helpers.sim import BATCH
 
 
 def test_wilson_interval_closed_forms():

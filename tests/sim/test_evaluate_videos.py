@@ -9,11 +9,9 @@ import json
 
 import numpy as np
 import pytest
-from conftest import BATCH
 
 from jaxrobot.sim import evaluate as ev
-
-pytestmark = pytest.mark.timeout(600)
+from tests.helpers.sim import BATCH
 
 
 def _decode(path):
@@ -135,7 +133,8 @@ def test_evaluate_writes_mp4_and_grid(env, tmp_path):
 
 
 def _eval_cli(argv, monkeypatch, capsys):
-    from jaxrobot.policies import commands, evaluation
+    from jaxrobot.cli import eval as commands
+    from jaxrobot.policies import evaluation
 
     calls = {}
 

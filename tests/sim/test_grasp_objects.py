@@ -12,14 +12,14 @@ import math
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.timeout(900)
+from jaxrobot.sim.gantry import TABLE_TOP
 
 CHUNK = 32
 
 
 @pytest.fixture(scope="module")
 def env():
-    from jaxrobot.grasping import label as gl
+    from jaxrobot.skills.grasping import label as gl
 
     return gl.default_env()
 
@@ -27,7 +27,7 @@ def env():
 @pytest.fixture(scope="module")
 def scenes(env):
     """Scenes 0..3 of the train split: box, mug, bottle, box (round-robin categories)."""
-    from jaxrobot.grasping import label as gl
+    from jaxrobot.skills.grasping import label as gl
 
     return gl.render_scenes(env, "train", 0, 0, 4)
 
@@ -105,15 +105,15 @@ def test_rendered_depth_matches_box_top(env, scenes):
     top = pos[2] + hz
     cam_z = float(cam.world_from_camera[2, 3])
     assert scenes["depth"][i, v, u] == pytest.approx(cam_z - top, abs=5e-4)
-    assert scenes["depth"][i, 0, 0] == pytest.approx(cam_z - go.TABLE_TOP, abs=5e-4)
+    assert scenes["depth"][i, 0, 0] == pytest.approx(cam_z - TABLE_TOP, abs=5e-4)
 
 
 def _box_plans(env, scenes, i):
     """(direct centred plan, planar-grasp plan through the camera, plan in empty space) for box scene i."""
     import jax.numpy as jnp
 
-    from jaxrobot.grasping import label as gl
     from jaxrobot.sim.tasks import grasp_objects as go
+    from jaxrobot.skills.grasping import label as gl
     from jaxrobot.vision import camera as cam_lib
     from jaxrobot.vision.grasp_repr import make_grasps
 
@@ -125,7 +125,7 @@ def _box_plans(env, scenes, i):
     close_axis = yaw if hx <= hy else yaw + math.pi / 2
     grip_yaw = (close_axis - math.pi / 2 + math.pi / 2) % math.pi - math.pi / 2
     width = 2 * min(hx, hy)
-    z = max(q[2] + hz - cfg.grasp_depth, go.TABLE_TOP + cfg.min_tcp_height)
+    z = max(q[2] + hz - cfg.grasp_depth, TABLE_TOP + cfg.min_tcp_height)
     opening = float(go.finger_opening(jnp.float32(width), cfg.finger_margin))
     direct = np.array([q[0], q[1], z, grip_yaw, opening], np.float32)
     empty = direct.copy()
@@ -145,7 +145,7 @@ def _box_plans(env, scenes, i):
 
 def test_grasp_labels_sane(env, scenes):
     """A centred top-down grasp on a box succeeds (as a plan and as an image grasp); empty space fails."""
-    from jaxrobot.grasping import label as gl
+    from jaxrobot.skills.grasping import label as gl
 
     i = 3  # a box
     assert scenes["categories"][i] == 0
@@ -161,7 +161,7 @@ def test_grasp_labels_sane(env, scenes):
 def test_label_grasps_writes_rlds(env, tmp_path):
     """End to end: K candidates per scene executed in MJX, written as RLDS, read back unchanged."""
     from jaxrobot.data.rlds.reader import RldsDataset
-    from jaxrobot.grasping import label as gl
+    from jaxrobot.skills.grasping import label as gl
 
     cfg = gl.GraspLabelConfig(scenes=4, candidates=8, random_fraction=0.25, exec_chunk=CHUNK, scene_chunk=32)
     labels = gl.label_grasps(cfg, env)
@@ -189,8 +189,8 @@ def test_label_grasps_cli_prints_dataset_path(tmp_path, capsys):
     """`jaxrobot sim label-grasps`: the last stdout line is the folder tfds/RldsDataset open."""
     import argparse
 
+    from jaxrobot.cli import sim as commands
     from jaxrobot.data.rlds.reader import RldsDataset
-    from jaxrobot.sim import commands
 
     parser = argparse.ArgumentParser()
     commands.register(parser.add_subparsers(dest="command", required=True))

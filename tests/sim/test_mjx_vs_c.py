@@ -7,9 +7,6 @@ after (the grasp impact amplifies float32 vs float64 differences; the shared not
 
 import mujoco
 import numpy as np
-import pytest
-
-pytestmark = pytest.mark.timeout(400)
 
 TOL = 1e-3  # metres
 

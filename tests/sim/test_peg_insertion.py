@@ -8,15 +8,14 @@ One batch size (``conftest.BATCH``) and module-shared compiled functions (compil
 import jax
 import numpy as np
 import pytest
-from conftest import BATCH, SEED
 
 from jaxrobot.config import ConfigError
 from jaxrobot.sim import registry
 from jaxrobot.sim.batch import episode_keys
 from jaxrobot.sim.demos import rollout_expert
+from jaxrobot.sim.gantry import TABLE_TOP
 from jaxrobot.sim.tasks import peg_insertion as pi
-
-pytestmark = pytest.mark.timeout(600)
+from tests.helpers.sim import BATCH, SEED
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +49,7 @@ def test_reset_distribution(peg_env, peg_benv):
     s = np.asarray(state.obs["state"])
     assert s.shape == (BATCH, 15) and s.dtype == np.float32
     cfg = peg_env.config
-    np.testing.assert_allclose(s[:, 7], pi.TABLE_TOP + pi.PEG_HALF[2], atol=1e-4)  # upright on the table
+    np.testing.assert_allclose(s[:, 7], TABLE_TOP + pi.PEG_HALF[2], atol=1e-4)  # upright on the table
     np.testing.assert_allclose(s[:, 14], 0.0, atol=1e-4)  # peg bottom on the table top
     assert np.all(np.abs(s[:, 12] - 0.55) <= cfg.hole_xy_range + 1e-6) and np.std(s[:, 12]) > 0.01
     assert np.all(np.abs(s[:, 13] - 0.10) <= cfg.hole_xy_range + 1e-6)
@@ -150,7 +149,7 @@ def test_randomized_expert_succeeds(peg_env):
     roll = rollout_expert(batched(peg_env, randomized=True), SEED, 0, BATCH)
     half = np.asarray(randomize_models(peg_env, episode_keys(SEED, 0, BATCH)[2]).geom_size[:, peg_env._peg_geom])
     s0 = roll["obs/state"][:, 0]
-    np.testing.assert_allclose(s0[:, 7], pi.TABLE_TOP + half[:, 2], atol=1e-4)
+    np.testing.assert_allclose(s0[:, 7], TABLE_TOP + half[:, 2], atol=1e-4)
     np.testing.assert_allclose(s0[:, 14], 0.0, atol=1e-4)
     success, _ = _first_success(roll)
     assert success.mean() >= 0.9, success

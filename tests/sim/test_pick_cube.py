@@ -2,14 +2,11 @@
 
 import jax
 import numpy as np
-import pytest
-from conftest import BATCH, SEED
 
 from jaxrobot.sim.batch import episode_keys
 from jaxrobot.sim.demos import rollout_expert, split_episodes
-from jaxrobot.sim.tasks.pick_cube import TABLE_TOP
-
-pytestmark = pytest.mark.timeout(400)
+from jaxrobot.sim.gantry import TABLE_TOP
+from tests.helpers.sim import BATCH, SEED
 
 
 def test_reset_distribution(env, benv):

@@ -11,13 +11,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import BATCH, SEED
 
 from jaxrobot.sim.batch import episode_keys
 from jaxrobot.sim.demos import rollout_expert
 from jaxrobot.sim.tasks import push_t as pt
-
-pytestmark = pytest.mark.timeout(600)
+from tests.helpers.sim import BATCH, SEED
 
 C = pt.CENTROID  # centroid height above the bar's bottom edge (metres)
 

@@ -3,13 +3,11 @@
 import jax
 import numpy as np
 import pytest
-from conftest import BATCH
 
 from jaxrobot.sim.batch import batched, episode_keys
+from jaxrobot.sim.gantry import TABLE_TOP
 from jaxrobot.sim.randomize import model_axes, randomize_models
-from jaxrobot.sim.tasks.pick_cube import TABLE_TOP
-
-pytestmark = pytest.mark.timeout(400)
+from tests.helpers.sim import BATCH
 
 
 def test_models_seeded_and_in_range(env):

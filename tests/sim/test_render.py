@@ -7,8 +7,6 @@ import pytest
 
 from jaxrobot.sim import registry, render
 
-pytestmark = pytest.mark.timeout(400)
-
 H = W = 24
 CUBE = np.array([0.6, 0.1, 0.42])
 

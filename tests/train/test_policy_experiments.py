@@ -33,9 +33,9 @@ def test_policy_loss_falls_on_the_bridge_sample(name, factor, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["act_mixture", "diffusion_mixture"])
-def test_policy_trains_on_a_two_dataset_mixture(name, tmp_path):
-    cfg = C.load_experiment(ROOT / "experiments" / f"{name}.py", ["train.steps=10", "train.log_every=5"])
+@pytest.mark.parametrize("spec", ["act_bridge.py:mixture", "diffusion_bridge.py:mixture"])
+def test_policy_trains_on_a_two_dataset_mixture(spec, tmp_path):
+    cfg = C.load_experiment(ROOT / "experiments" / spec, ["train.steps=10", "train.log_every=5"])
     res = train(cfg, tmp_path, progress=False, log=lambda s: None)
     assert res.step == 10 and np.isfinite(res.metrics["loss"])
     _, meta = ckpt_lib.read_meta(tmp_path)
@@ -43,11 +43,11 @@ def test_policy_trains_on_a_two_dataset_mixture(name, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, extra", [("act_pick_cube_full", []),
-                                         ("diffusion_pick_cube_full", ["data.image_size=(96, 96)"])])
-def test_full_size_sim_configs_run_a_few_steps(name, extra, tmp_path):
+@pytest.mark.parametrize("spec, extra", [("act_pick_cube.py:full", []),
+                                         ("diffusion_pick_cube.py:full", ["data.image_size=(96, 96)"])])
+def test_full_size_sim_configs_run_a_few_steps(spec, extra, tmp_path):
     """The GPU/TPU configs build at reference size and take real steps here (on the small sim test set)."""
-    cfg = C.load_experiment(ROOT / "experiments" / f"{name}.py",
+    cfg = C.load_experiment(ROOT / "experiments" / spec,
                             [f"data.path={PICK}", "train.steps=2", "train.batch_size=2", "train.log_every=1",
                              "train.eval_every=0", "data.memory_mb=256", "data.workers=2", *extra])
     res = train(cfg, tmp_path, progress=False, log=lambda s: None)

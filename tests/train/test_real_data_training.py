@@ -31,7 +31,7 @@ def test_bc_trains_on_bridge_and_checkpoint_describes_itself(tmp_path):
 
 
 def test_mixture_of_bridge_and_sim_demos_trains(tmp_path):
-    cfg = C.load_experiment(ROOT / "experiments" / "bc_mixture.py",
+    cfg = C.load_experiment(ROOT / "experiments" / "bc_bridge.py:mixture",
                             ["train.steps=20", "train.log_every=10", "train.batch_size=32"])
     res = train(cfg, tmp_path, progress=False, log=lambda s: None)
     assert res.step == 20 and np.isfinite(res.metrics["loss"])

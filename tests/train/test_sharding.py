@@ -6,7 +6,7 @@ import pytest
 
 from jaxrobot import config as C
 from jaxrobot.data.sources import make_source
-from jaxrobot.data.synthetic import SyntheticDataConfig
+from jaxrobot.data.sources.synthetic import SyntheticDataConfig
 from jaxrobot.models.bc import BCConfig
 from jaxrobot.models.registry import build_model
 from jaxrobot.train.config import ExperimentConfig, MeshConfig, OptimizerConfig, TrainConfig

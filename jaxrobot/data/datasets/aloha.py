@@ -7,9 +7,9 @@ cam_left_wrist / cam_right_wrist (any subset; missing views are padded), ``steps
 Grippers are dims 6 and 13, normalised 0 = closed .. 1 = open in ALOHA's recordings.
 """
 
-from jaxrobot.data.datasets import DatasetEntry, register_entry
+from jaxrobot.data.datasets.entry import DatasetEntry
 
-ALOHA = register_entry(DatasetEntry(
+ALOHA = DatasetEntry(
     name="aloha",
     cameras=(("primary", "steps/observation/images/cam_high"), ("secondary", "steps/observation/images/cam_low"),
              ("left_wrist", "steps/observation/images/cam_left_wrist"),
@@ -25,4 +25,4 @@ ALOHA = register_entry(DatasetEntry(
     control_hz=50.0,
     state_dim=14,
     action_dim=14,
-))
+)

@@ -8,9 +8,9 @@ action dict (``world_vector``, ``rotation_delta``, ``gripper_closedness_action``
 takes it. 5 Hz.
 """
 
-from jaxrobot.data.datasets import DatasetEntry, register_entry
+from jaxrobot.data.datasets.entry import DatasetEntry
 
-UR5 = register_entry(DatasetEntry(
+UR5 = DatasetEntry(
     name="berkeley_autolab_ur5",
     cameras=(("primary", "steps/observation/image"), ("secondary", None),
              ("wrist", "steps/observation/hand_image")),
@@ -25,4 +25,4 @@ UR5 = register_entry(DatasetEntry(
     control_hz=5.0,
     state_dim=8,
     action_dim=7,
-))
+)

@@ -7,9 +7,9 @@ Cameras follow Octo (primary = image_0, secondary = image_1, no wrist view); 5 H
 (Walke et al. 2023, BridgeData V2).
 """
 
-from jaxrobot.data.datasets import DatasetEntry, register_entry
+from jaxrobot.data.datasets.entry import DatasetEntry
 
-BRIDGE = register_entry(DatasetEntry(
+BRIDGE = DatasetEntry(
     name="bridge_dataset",
     cameras=(("primary", "steps/observation/image_0"), ("secondary", "steps/observation/image_1"),
              ("wrist", None)),
@@ -23,4 +23,4 @@ BRIDGE = register_entry(DatasetEntry(
     control_hz=5.0,
     state_dim=7,
     action_dim=7,
-))
+)

@@ -8,9 +8,9 @@ The standard action is ``[world_vector, rotation_delta, gripper_closedness_actio
 step kept); the gripper is relative (+1 close, -1 open). 3 Hz, as in Octo's OXE config.
 """
 
-from jaxrobot.data.datasets import DatasetEntry, register_entry
+from jaxrobot.data.datasets.entry import DatasetEntry
 
-FRACTAL = register_entry(DatasetEntry(
+FRACTAL = DatasetEntry(
     name="fractal20220817_data",
     cameras=(("primary", "steps/observation/image"), ("secondary", None), ("wrist", None)),
     state_keys=("steps/observation/base_pose_tool_reached", "steps/observation/gripper_closed"),
@@ -24,4 +24,4 @@ FRACTAL = register_entry(DatasetEntry(
     control_hz=3.0,
     state_dim=8,
     action_dim=7,
-))
+)

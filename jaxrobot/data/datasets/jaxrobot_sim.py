@@ -12,9 +12,9 @@ Layout (defined here; the simulation package writes exactly this):
 Cameras are discovered from the ``steps/observation/image_`` prefix, so any camera set works.
 """
 
-from jaxrobot.data.datasets import DatasetEntry, register_entry
+from jaxrobot.data.datasets.entry import DatasetEntry
 
-JAXROBOT_SIM = register_entry(DatasetEntry(
+JAXROBOT_SIM = DatasetEntry(
     name="jaxrobot_sim",
     cameras=(),
     camera_prefix="steps/observation/image_",
@@ -25,4 +25,4 @@ JAXROBOT_SIM = register_entry(DatasetEntry(
     gripper_convention="none",
     language_key="steps/language_instruction",
     control_hz=20.0,
-))
+)

@@ -1,7 +1,7 @@
 """Summaries of an RLDS dataset for people: counts, keys, instruction samples, and a contact sheet of frames.
 
 Backs ``jaxrobot data inspect PATH [--split S] [--json] [--sheet FILE.png]`` (CLI wiring lives in
-``jaxrobot/data/commands.py``). Reads without TensorFlow.
+``jaxrobot/cli/data.py``). Reads without TensorFlow.
 """
 
 from __future__ import annotations

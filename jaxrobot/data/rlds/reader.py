@@ -3,9 +3,11 @@
 One record of a shard is one whole episode. The numpy backend indexes the byte offset of every record (so
 any episode is one positioned read), checks both masked CRC-32Cs, parses the ``tf.train.Example`` by hand,
 reshapes the flattened steps with the spec from ``features.json`` (T x A actions, T JPEGs per camera,
-booleans stored as int64) and decodes JPEGs with simplejpeg. The ``tf`` backend reads the same folder
-through ``tfds.builder_from_directory(path).as_dataset(split=...)`` and returns the same dict layout; it
-is the reference the numpy backend is tested against (and what to use for ``array_record`` datasets).
+booleans stored as int64) and decodes JPEGs with simplejpeg. The ``tf`` backend
+(:mod:`~jaxrobot.data.rlds.tf_reader`) reads the same folder through tfds and returns the same dict layout;
+it is the reference the numpy backend is tested against, and it reads ``array_record`` shards (tfds's
+random-access data sources), which the numpy backend does not: the default ``backend="auto"`` picks it for
+those.
 
 An episode is a flat dict: ``steps/<...>`` arrays with a leading T, ``episode_metadata/<...>`` (0-d arrays),
 text as ``bytes`` in ``np.object_`` arrays. Never use ``is_last`` or ``has_image_*`` to find where an episode
@@ -106,7 +108,8 @@ class RldsDataset:
     Args:
         path: the folder holding ``dataset_info.json`` (``<data_dir>/<name>/<version>``), local or ``gs://``.
         split: a split name, several joined by ``+``, or None for all splits (in dataset_info order).
-        backend: ``"numpy"`` (no TensorFlow; default) or ``"tf"`` (tfds/tf.data; the reference).
+        backend: ``"numpy"`` (no TensorFlow), ``"tf"`` (tfds; the reference, and the reader of
+            ``array_record`` shards) or ``"auto"`` (default: ``numpy`` for tfrecord shards, else ``tf``).
         decode_images: decode JPEG/PNG frames to uint8 [T, H, W, C]; if False they stay encoded
             (``np.object_`` arrays of bytes), e.g. for a cache of encoded frames or to decode in workers.
         image_size: ``(h, w)`` to decode every camera at this size; JPEGs are decoded at a reduced DCT
@@ -117,7 +120,7 @@ class RldsDataset:
             (keyed by shard names, sizes and mtimes), so re-opening a large dataset needs no scan.
     """
 
-    def __init__(self, path: str, split: str | None = None, *, backend: Literal["numpy", "tf"] = "numpy",
+    def __init__(self, path: str, split: str | None = None, *, backend: Literal["auto", "numpy", "tf"] = "auto",
                  decode_images: bool = True, image_size: tuple[int, int] | None = None,
                  keys: Sequence[str] | None = None, check_crc: bool = True, index_cache: bool = True):
         path = os.fspath(path)
@@ -132,8 +135,10 @@ class RldsDataset:
             raise DataError(f"{feat_path}: missing; a TFDS dataset folder needs features.json beside "
                             "dataset_info.json (written by tfds >= 4.0)")
         self._spec = parse_features(load_json(fs.read_text(feat_path), feat_path), feat_path)
-        if backend not in ("numpy", "tf"):
-            raise DataError(f"backend must be 'numpy' or 'tf', got {backend!r}")
+        if backend not in ("auto", "numpy", "tf"):
+            raise DataError(f"backend must be 'auto', 'numpy' or 'tf', got {backend!r}")
+        if backend == "auto":
+            backend = "numpy" if self._info.file_format == "tfrecord" else "tf"
         self.backend = backend
         self.split = split
         self._splits = _resolve_splits(self._info, split, path)
@@ -150,7 +155,7 @@ class RldsDataset:
         self.index_cache = index_cache
         if backend == "numpy" and self._info.file_format != "tfrecord":
             raise DataError(f"{path}: shards are {self._info.file_format!r}; the numpy reader reads tfrecord "
-                            "shards only: use backend='tf'")
+                            "shards only: use backend='tf' (or 'auto')")
         self._shards: list[_Shard] = []
         names_present: set[str] | None = None
         for s in self._splits:
@@ -211,6 +216,13 @@ class RldsDataset:
         """``(shard file name, record number)`` of episode ``i``."""
         s, r = self._locate(i)
         return self._shards[s].name, r
+
+    def split_position(self, i: int) -> tuple[str, int]:
+        """``(split name, episode number within that split)`` of episode ``i``."""
+        s, _ = self._locate(i)
+        split = self._shards[s].split
+        start = sum(self.splits[x] for x in self._splits[: self._splits.index(split)])
+        return split, i % len(self) - start
 
     def _locate(self, i: int) -> tuple[int, int]:
         n = len(self)
@@ -408,6 +420,9 @@ class RldsDataset:
     def episode_lengths(self) -> np.ndarray:
         """Steps per episode (int64 [len(self)]), parsed once without decoding images and then cached."""
         if self._lengths is not None:
+            return self._lengths
+        if self._info.file_format != "tfrecord":
+            self._lengths = self._tf().episode_lengths()
             return self._lengths
         lengths = []
         for s, sh in enumerate(self._shards):

@@ -1,9 +1,12 @@
-"""The ``tf`` backend of :class:`~jaxrobot.data.rlds.reader.RldsDataset`: tfds/tf.data as the reference reader.
+"""The ``tf`` backend of :class:`~jaxrobot.data.rlds.reader.RldsDataset`: tfds as the reference reader.
 
-Reads through ``tfds.builder_from_directory(path).as_dataset(split=...)`` and converts each episode to the
-same flat dict the numpy backend returns (steps batched into [T, ...] arrays, text as bytes in ``np.object_``
-arrays, metadata as 0-d arrays). TensorFlow's corrupt-record error ("corrupted record at 12") names neither
-file nor record, so on such an error the shards are scanned with the CRC checker to name them.
+tfrecord shards are read through ``tfds.builder_from_directory(path).as_dataset(split=...)`` (tf.data).
+tf.data cannot read ``array_record`` shards; those are read through tfds's random-access data sources
+(``builder.as_data_source(split)``: the array_record reader and tfds's numpy example parser, no TensorFlow
+import), which also gives fast ``episode(i)``. Either way each episode becomes the same flat dict the numpy
+backend returns (steps batched into [T, ...] arrays, text as bytes in ``np.object_`` arrays, metadata as 0-d
+arrays). TensorFlow's corrupt-record error ("corrupted record at 12") names neither file nor record, so on
+such an error the shards are scanned with the CRC checker to name them.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from jaxrobot.data.rlds.images import _resize
 
 if TYPE_CHECKING:
     from jaxrobot.data.rlds.reader import Episode, RldsDataset
-
 
 
 def _stack(rows: list):
@@ -45,24 +47,29 @@ def _nest(flat: dict) -> dict:
 
 
 class TfEpisodes:
-    """Episodes through tf.data, for one :class:`RldsDataset`'s path, split(s), keys and image options."""
+    """Episodes through tfds, for one :class:`RldsDataset`'s path, split(s), keys and image options."""
 
     def __init__(self, ds: RldsDataset):
-        from jaxrobot.platform import import_tensorflow
-
         self.ds = ds
-        self.tf = import_tensorflow()
+        # tf.data reads tfrecord shards only; other formats (array_record) have random-access data sources.
+        self.random_access = ds.info.file_format != "tfrecord"
+        if not self.random_access:
+            from jaxrobot.platform import import_tensorflow
+
+            self.tf = import_tensorflow()
         import tensorflow_datasets as tfds
 
         self.tfds = tfds
         self.builder = tfds.builder_from_directory(ds.path)
         self.split = "+".join(ds._splits)
-        spec = ds.features()
-        decoders = None
-        if not ds.decode_images:
-            decoders = _nest({k: tfds.decode.SkipDecoding() for k, f in spec.items()
-                              if f.encoding in IMAGE_ENCODINGS})
-        self.decoders = decoders
+        self.decoders = None if ds.decode_images else self._skip_images()
+        self._sources = {s: self.builder.as_data_source(s, decoders=self.decoders) for s in ds._splits
+                         } if self.random_access else {}
+
+    def _skip_images(self) -> dict:
+        """tfds decoders that leave every image feature encoded (bytes)."""
+        return _nest({k: self.tfds.decode.SkipDecoding() for k, f in self.ds.features().items()
+                      if f.encoding in IMAGE_ENCODINGS})
 
     def _dataset(self, split: str):
         return self.builder.as_dataset(split=split, shuffle_files=False, decoders=self.decoders,
@@ -130,7 +137,21 @@ class TfEpisodes:
         return DataError(f"{self.ds.path}: TensorFlow could not read split {self.split!r}: "
                          f"{str(err).strip().splitlines()[0]}")
 
+    def _read(self, split: str, within: int) -> Episode:
+        """Episode ``within`` of ``split`` from its random-access data source."""
+        try:
+            ep = self._sources[split][within]
+        except Exception as e:  # noqa: BLE001 - the array_record reader's and tfds's parser's errors
+            raise DataError(f"{self.ds.path}: split {split!r}, episode {within}: tfds could not read it "
+                            f"({type(e).__name__}: {e})") from e
+        return self._convert(ep)
+
     def iterate(self) -> Iterator[Episode]:
+        if self.random_access:
+            for split in self.ds._splits:
+                for j in range(len(self._sources[split])):
+                    yield self._read(split, j)
+            return
         tf = self.tf
         it = iter(self.tfds.as_numpy(self._dataset(self.split)))
         while True:
@@ -143,18 +164,23 @@ class TfEpisodes:
             yield self._convert(ep)
 
     def episode(self, i: int) -> Episode:
-        """Episode ``i`` (slow: skips through the split; the tf backend is the reference, not for training)."""
-        n = len(self.ds)
-        if not -n <= i < n:
-            raise IndexError(f"episode {i} out of range: {self.ds.path} has {n} episodes")
-        i %= n
-        s, _ = self.ds._locate(i)
-        split = self.ds._shards[s].split
-        start = sum(self.ds.splits[x] for x in self.ds._splits[: self.ds._splits.index(split)])
-        within = i - start
+        """Episode ``i``: one read from a random-access data source; with tf.data (tfrecord) slow, since it
+        skips through the split (the tf backend is the reference there, not for training)."""
+        split, within = self.ds.split_position(i)
+        if self.random_access:
+            return self._read(split, within)
         ds = self._dataset(f"{split}[{within}:{within + 1}]")
         try:
             (ep,) = list(self.tfds.as_numpy(ds))
         except (self.tf.errors.DataLossError, self.tf.errors.InvalidArgumentError) as e:
             raise self._name_corrupt_shard(e) from None
         return self._convert(ep)
+
+    def episode_lengths(self) -> np.ndarray:
+        """Steps per episode through the random-access data sources (images left encoded)."""
+        skip = self._skip_images()
+        lengths = []
+        for split in self.ds._splits:
+            src = self.builder.as_data_source(split, decoders=skip)
+            lengths += [len(src[j]["steps"]) for j in range(len(src))]
+        return np.asarray(lengths, dtype=np.int64)

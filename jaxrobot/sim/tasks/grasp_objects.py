@@ -32,7 +32,7 @@ descend, settle, close at a limited rate, lift, hold. Success: the object's orig
 6-DoF variant (:class:`GraspObjects6Dof`, ``grasp_objects_6dof.xml``, not registered as a task): the same
 scene with pitch and roll hinges about the tcp after yaw, so grasps can approach tilted from vertical; plans
 and actions gain pitch and roll (``[x, y, z, yaw, pitch, roll, opening]``), the schedule approaches along
-the tilted axis. Used by 6-DoF grasp labelling (:mod:`jaxrobot.grasping.label`).
+the tilted axis. Used by 6-DoF grasp labelling (:mod:`jaxrobot.skills.grasping.label`).
 
 Env API (registry): action and observation as ``pick_cube`` (absolute ``[tcp_x, tcp_y, tcp_z, yaw,
 finger_opening]``; ``state`` = tcp, yaw, opening, object position, object quaternion). ``randomize_model``
@@ -56,6 +56,24 @@ import numpy as np
 from jaxrobot.config import require
 from jaxrobot.sim import render
 from jaxrobot.sim.env import Env, EnvConfig, State
+from jaxrobot.sim.gantry import (
+    GRIPPER_CTRL_OFFSET,
+    HOME_TCP,
+    OPEN,
+    PAD_BELOW_TCP,
+    PAD_CENTRE_Z,
+    PAD_HALF,
+    PAD_INNER,
+    TABLE_CENTER,
+    TABLE_TOP,
+)
+from jaxrobot.sim.geometry import (
+    euler_to_matrix,
+    matrix_to_euler,
+    matrix_to_quat,  # noqa: F401  (kept as go.matrix_to_quat for grasp labelling)
+    quat_yaw,
+    yaw_quat,
+)
 from jaxrobot.sim.randomize import CAMERA_FIELDS, CameraJitter, jitter_cameras, observation_camera_ids
 
 ASSET = pathlib.Path(__file__).resolve().parents[1] / "assets" / "grasp_objects" / "grasp_objects.xml"
@@ -69,16 +87,8 @@ N_SLOTS = len(SLOTS)
 _TYPE = np.array([6, 3, 3, 3, 3, 3, 2])  # mjtGeom: box = 6, capsule = 3, sphere = 2
 HIDDEN = 0.001  # size of an unused slot (sits at the body origin, inside the object)
 
-# Scene constants (grasp_objects.xml; the gripper is gripper_cube's).
-BASE_POS = np.array([0.5, 0.0, 0.75], np.float32)
-TCP_OFFSET = -0.075
-TABLE_TOP = 0.40
-TABLE_CENTER = (0.5, 0.0)
-PAD_INNER = 0.008
-OPEN = 0.04
+# Scene constants (grasp_objects.xml); the gripper and table are the gantry's (jaxrobot.sim.gantry).
 CAMERA = "grasp_cam"
-HOME_TCP = np.array([0.5, 0.0, 0.75 + TCP_OFFSET], np.float32)
-CTRL_OFFSET = (float(BASE_POS[0]), float(BASE_POS[1]), float(BASE_POS[2] + TCP_OFFSET), 0.0, 0.0)
 ROBOT_HIDDEN = (1, 1, 0, 0, 0, 0)  # geom groups seen by the scene camera: the robot is group 2
 
 _Q_X = np.array([math.cos(math.pi / 4), 0.0, math.sin(math.pi / 4), 0.0], np.float32)  # capsule axis -> +x
@@ -304,7 +314,7 @@ class GraspObjects(Env):
     language_instruction = "pick up the object"
     randomized_fields = (*INSTANCE_FIELDS, *CAMERA_FIELDS)
     state_dim = 12
-    ctrl_offset = CTRL_OFFSET
+    ctrl_offset = GRIPPER_CTRL_OFFSET
     depth_observation = True
     render_geomgroup = ROBOT_HIDDEN
     #: Gripper hinges after the x, y, z slides (their angles follow the tcp in plans, actions and state).
@@ -390,7 +400,7 @@ class GraspObjects(Env):
         pos = jnp.array(
             [TABLE_CENTER[0] + xy[0], TABLE_CENTER[1] + xy[1], TABLE_TOP + self.rest_height(model) + 0.001]
         )
-        return jnp.concatenate([pos, jnp.array([jnp.cos(yaw / 2), 0.0, 0.0, jnp.sin(yaw / 2)])])
+        return jnp.concatenate([pos, yaw_quat(yaw)])
 
     def reset_with(self, model, rng: jax.Array) -> State:
         k_obj, _ = jax.random.split(rng)
@@ -495,10 +505,7 @@ class GraspObjects(Env):
         ext_y = jnp.max(jnp.abs(p[:, 1]) + ey)
         top = jnp.max(p[:, 2] + ez)
         obj = data.qpos[0:3]
-        quat = data.qpos[3:7]
-        obj_yaw = jnp.arctan2(
-            2 * (quat[0] * quat[3] + quat[1] * quat[2]), 1 - 2 * (quat[2] ** 2 + quat[3] ** 2)
-        )
+        obj_yaw = quat_yaw(data.qpos[3:7])
         # The fingers close along the gripper's y axis: yaw the gripper so it is along the narrow body axis.
         narrow_is_x = ext_x <= ext_y
         yaw = obj_yaw + jnp.where(narrow_is_x, -math.pi / 2, 0.0)
@@ -545,52 +552,7 @@ def finger_opening(width_m: jax.Array, margin: float) -> jax.Array:
 
 
 # ------------------------------------------------------------------------------------------ 6-DoF grasps
-
-# Finger pads relative to the tcp in the gripper frame (gripper_cube's fingers: pad boxes of half size
-# 1 x 0.4 x 3.5 cm centred 2.5 cm above the tcp, their inner faces PAD_INNER + opening off the axis).
-PAD_HALF = np.array([0.01, 0.004, 0.035], np.float32)
-PAD_CENTRE_Z = 0.025
-PAD_BELOW_TCP = PAD_HALF[2] - PAD_CENTRE_Z  # lowest pad point below the tcp when vertical (1 cm)
-
-
-def euler_to_matrix(yaw: jax.Array, pitch: jax.Array, roll: jax.Array) -> jax.Array:
-    """``Rz(yaw) Ry(pitch) Rx(roll)`` [..., 3, 3]: the gripper orientation the 6-DoF scene's hinges make."""
-    cy, sy, cp, sp, cr, sr = (f(a) for a in (yaw, pitch, roll) for f in (jnp.cos, jnp.sin))
-    return jnp.stack([
-        jnp.stack([cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr], -1),
-        jnp.stack([sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr], -1),
-        jnp.stack([-sp, cp * sr, cp * cr], -1),
-    ], -2)
-
-
-def matrix_to_euler(rot: jax.Array) -> jax.Array:
-    """(yaw, pitch, roll) [..., 3] with ``rot = Rz(yaw) Ry(pitch) Rx(roll)`` (pitch in [-pi/2, pi/2])."""
-    pitch = jnp.arcsin(jnp.clip(-rot[..., 2, 0], -1.0, 1.0))
-    roll = jnp.arctan2(rot[..., 2, 1], rot[..., 2, 2])
-    yaw = jnp.arctan2(rot[..., 1, 0], rot[..., 0, 0])
-    return jnp.stack([yaw, pitch, roll], -1)
-
-
-def matrix_to_quat(rot: jax.Array) -> jax.Array:
-    """Unit quaternion (w, x, y, z) [..., 4] of rotation matrices [..., 3, 3] (w >= 0).
-
-    Shepperd's method: every branch is computed and the numerically largest of (w, x, y, z) picks one.
-    """
-    m = rot
-    xx, yy, zz = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
-    t = jnp.stack([1 + xx + yy + zz, 1 + xx - yy - zz, 1 - xx + yy - zz, 1 - xx - yy + zz], -1)
-    a, b, c = m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]
-    d, e, f = m[..., 1, 0] + m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0], m[..., 2, 1] + m[..., 1, 2]
-    cands = jnp.stack([
-        jnp.stack([t[..., 0], a, b, c], -1),
-        jnp.stack([a, t[..., 1], d, e], -1),
-        jnp.stack([b, d, t[..., 2], f], -1),
-        jnp.stack([c, e, f, t[..., 3]], -1),
-    ], -2)
-    i = jnp.argmax(t, axis=-1)
-    q = jnp.take_along_axis(cands, i[..., None, None], axis=-2)[..., 0, :]
-    q = q / jnp.linalg.norm(q, axis=-1, keepdims=True)
-    return q * jnp.where(q[..., :1] < 0, -1.0, 1.0)
+# (finger pads relative to the tcp: the gantry's PAD_HALF / PAD_CENTRE_Z; rotations: jaxrobot.sim.geometry)
 
 
 def approach_direction(rot: jax.Array) -> jax.Array:
@@ -625,7 +587,7 @@ class GraspObjects6Dof(GraspObjects):
     rotation_joints = ("yaw", "pitch", "roll")
     asset = ASSET_6DOF
     state_dim = 14
-    ctrl_offset = (*CTRL_OFFSET[:4], 0.0, 0.0, 0.0)
+    ctrl_offset = (*GRIPPER_CTRL_OFFSET[:4], 0.0, 0.0, 0.0)
 
     def pregrasp(self, plan: jax.Array) -> jax.Array:
         """Absolute action [7]: the plan's orientation and opening at its pre-grasp point (approach line)."""
@@ -719,12 +681,3 @@ def scene_keys(split: str, seed: int, start: int, n: int) -> jax.Array:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     base = jax.random.fold_in(jax.random.key(seed), SPLITS.index(split) + 1)
     return jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(start, start + n, dtype=jnp.uint32))
-
-
-def _register() -> None:
-    from jaxrobot.sim.registry import register
-
-    register("grasp_objects", GraspObjects, GraspObjectsConfig())
-
-
-_register()

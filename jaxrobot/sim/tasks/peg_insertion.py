@@ -37,15 +37,10 @@ import numpy as np
 from jaxrobot.config import Config, require
 from jaxrobot.sim._mjx import mjx
 from jaxrobot.sim.env import Env, EnvConfig, State
+from jaxrobot.sim.expert_noise import check_expert_noise, noise_segment
+from jaxrobot.sim.gantry import GRIPPER_CTRL_OFFSET, OPEN, PAD_INNER, TABLE_TOP
+from jaxrobot.sim.geometry import quat_yaw, wrap_quarter, yaw_quat
 from jaxrobot.sim.randomize import CAMERA_FIELDS, CameraJitter, jitter_cameras, observation_camera_ids
-from jaxrobot.sim.tasks.pick_cube import (
-    GRIPPER_CTRL_OFFSET,
-    OPEN,
-    PAD_INNER,
-    TABLE_TOP,
-    quat_yaw,
-    wrap_quarter,
-)
 
 ASSET = pathlib.Path(__file__).resolve().parents[1] / "assets" / "peg_insertion" / "peg_insertion.xml"
 
@@ -122,9 +117,7 @@ class PegInsertionConfig(EnvConfig):
         require(0 < self.success_height < WALL_HEIGHT, "success_height",
                 f"must be in (0, {WALL_HEIGHT}) (inside the hole), got {self.success_height}")
         require(self.expert_speed > 0 and self.expert_insert_speed > 0, "expert_speed", "must be > 0")
-        require(self.expert_noise >= 0, "expert_noise", f"must be >= 0, got {self.expert_noise}")
-        require(0 <= self.expert_noise_prob <= 1, "expert_noise_prob", "must be in [0, 1]")
-        require(self.expert_noise_hold >= 1, "expert_noise_hold", "must be >= 1")
+        check_expert_noise(self)
 
 
 class PegInsertion(Env):
@@ -163,7 +156,7 @@ class PegInsertion(Env):
         grip_xy = jax.random.uniform(k_grip, (2,), minval=-cfg.gripper_xy_range, maxval=cfg.gripper_xy_range)
         half = self.peg_half(model)
         peg_pos = self._home_qpos[0:3].at[0:2].add(peg_xy).at[2].set(TABLE_TOP + half[2])
-        peg_quat = jnp.array([jnp.cos(yaw / 2), 0.0, 0.0, jnp.sin(yaw / 2)])
+        peg_quat = yaw_quat(yaw)
         qpos = self._home_qpos.at[0:3].set(peg_pos).at[3:7].set(peg_quat).at[7:9].set(grip_xy)
         hole = jnp.asarray(self._hole0).at[0, 0:2].add(hole_xy)
         data = self._data0.replace(qpos=qpos, qvel=jnp.zeros(self.mj_model.nv, jnp.float32),
@@ -303,10 +296,8 @@ class PegInsertion(Env):
         grip = jnp.where(holding | closing, jnp.maximum(opening - 0.006, 0.0), OPEN)
         label = jnp.concatenate([pos, yaw_goal[None], grip[None]]).astype(jnp.float32)
 
-        seg = state.info["step"] // cfg.expert_noise_hold
-        k_on, k_n = jax.random.split(jax.random.fold_in(rng, seg))
-        on = jax.random.bernoulli(k_on, cfg.expert_noise_prob)
-        n = jax.random.normal(k_n, (4,)) * cfg.expert_noise * jnp.array([1.0, 1.0, 1.0, 5.0])
+        on, n = noise_segment(cfg, state.info["step"], rng, (4,))
+        n = n * jnp.array([1.0, 1.0, 1.0, 5.0])
         quiet = closing | (holding & (hole_dist < 0.02)) | (near & ~missed)
         noise = jnp.where(on & ~quiet, n, 0.0)
         executed = label + jnp.concatenate([noise, jnp.zeros(1)])

@@ -42,6 +42,8 @@ from jaxrobot.config import require
 from jaxrobot.sim import render
 from jaxrobot.sim._mjx import mjx
 from jaxrobot.sim.env import State
+from jaxrobot.sim.gantry import GRIPPER_CTRL_OFFSET, PAD_INNER, TABLE_TOP, TCP_BELOW_BASE
+from jaxrobot.sim.geometry import quat_yaw, wrap_quarter, yaw_matrix, yaw_quat
 from jaxrobot.sim.tasks.peg_insertion import (
     GRASP_BELOW_TOP,
     WALL_HEIGHT,
@@ -49,8 +51,7 @@ from jaxrobot.sim.tasks.peg_insertion import (
     PegInsertionConfig,
     PegInsertionRandomization,  # noqa: F401  (resolves the inherited field's type hint in this module)
 )
-from jaxrobot.sim.tasks.pick_cube import GRIPPER_CTRL_OFFSET, PAD_INNER, TABLE_TOP
-from jaxrobot.sim.tasks.servo_target import project_points
+from jaxrobot.vision.camera import make_pose, project_points
 
 ASSET = pathlib.Path(__file__).resolve().parents[1] / "assets" / "peg_servo" / "peg_servo.xml"
 
@@ -59,9 +60,6 @@ MARKER_OFFSETS = np.array([[0.085, 0.025, 0.001], [0.035, 0.025, 0.001], [0.035,
                            [0.085, -0.025, 0.001]], np.float32)
 #: Eye camera position in the gripper base frame (the base rotates with the yaw joint), from the asset.
 EYE_OFFSET = np.array([0.06, 0.0, -0.06], np.float32)
-#: World position of the gripper base at zero joint positions; tcp = base - 0.075 z (gripper_cube asset).
-BASE_POS = np.array([0.5, 0.0, 0.75], np.float32)
-TCP_BELOW_BASE = 0.075
 # qpos layout (peg_insertion): peg free joint [0:7], gripper x, y, z, yaw [7:11], fingers [11:13].
 _GRIP = slice(7, 11)
 
@@ -109,8 +107,7 @@ def eye_pose(tcp: jax.Array, yaw: jax.Array) -> tuple[jax.Array, jax.Array]:
 
     OpenCV camera axes in the base frame: x = base x, y = -base y, z = -base z (looking down).
     """
-    c, s = jnp.cos(yaw), jnp.sin(yaw)
-    rz = jnp.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    rz = yaw_matrix(yaw)
     base = tcp + jnp.array([0.0, 0.0, TCP_BELOW_BASE])
     return base + rz @ jnp.asarray(EYE_OFFSET), rz @ jnp.diag(jnp.array([1.0, -1.0, -1.0]))
 
@@ -147,7 +144,7 @@ class PegServo(PegInsertion):
         half = self.peg_half(model)
         joints = jnp.concatenate([tcp - jnp.asarray(GRIPPER_CTRL_OFFSET[:3]), yaw[None]])
         peg = tcp - jnp.array([0.0, 0.0, half[2] - GRASP_BELOW_TOP])
-        quat = jnp.array([jnp.cos(yaw / 2), 0.0, 0.0, jnp.sin(yaw / 2)])
+        quat = yaw_quat(yaw)
         opening = half[0] - PAD_INNER
         return jnp.concatenate([peg, quat, joints, jnp.stack([opening, opening])]).astype(jnp.float32)
 
@@ -227,8 +224,6 @@ class PegServo(PegInsertion):
 def oracle_action(env: PegServo, s: jax.Array, goal_tcp: jax.Array) -> jax.Array:
     """Ground-truth pre-insertion servo then descent, from the true state (a reference for the visual
     controllers): xy and yaw errors of the *peg* to the hole, descend once within 1 mm and 0.02 rad."""
-    from jaxrobot.sim.tasks.pick_cube import quat_yaw, wrap_quarter
-
     c: PegServoConfig = env.config
     tcp, yaw, peg, quat, hole = s[0:3], s[3], s[5:8], s[8:12], s[12:14]
     err = hole - peg[0:2]
@@ -260,7 +255,7 @@ def peg_servo_pairs(env: PegServo, rng: jax.Array, n: int, lam: float = 1.0) -> 
 
     def pose(tcp, yaw):
         pos, rot = eye_pose(tcp, yaw)
-        return jnp.concatenate([jnp.concatenate([rot, pos[:, None]], 1), jnp.array([[0.0, 0.0, 0.0, 1.0]])], 0)
+        return make_pose(rot, pos)
 
     def one(key, shrink):
         k_pose, k_scale = jax.random.split(key)
@@ -273,12 +268,3 @@ def peg_servo_pairs(env: PegServo, rng: jax.Array, n: int, lam: float = 1.0) -> 
     rgb, twist = jax.vmap(one)(jax.random.split(rng, n), jnp.arange(n) % 2 == 1)
     goal = jnp.broadcast_to(env.goal_view(model)[0], rgb.shape)
     return {"observation/image": rgb, "observation/goal_image": goal, "servo/twist": twist}
-
-
-def _register() -> None:
-    from jaxrobot.sim.registry import register
-
-    register("peg_servo", PegServo, PegServoConfig())
-
-
-_register()

@@ -32,22 +32,15 @@ from typing import ClassVar
 import jax
 import jax.numpy as jnp
 import mujoco
-import numpy as np
 
 from jaxrobot.config import Config, require
 from jaxrobot.sim.env import Env, EnvConfig, State
+from jaxrobot.sim.expert_noise import check_expert_noise, noise_segment
+from jaxrobot.sim.gantry import BASE_POS, GRIPPER_CTRL_OFFSET, OPEN, PAD_INNER, TABLE_TOP
+from jaxrobot.sim.geometry import quat_yaw, wrap_quarter, yaw_quat
 from jaxrobot.sim.randomize import CAMERA_FIELDS, CameraJitter, jitter_cameras, observation_camera_ids
 
 ASSET = pathlib.Path(__file__).resolve().parents[1] / "assets" / "gripper_cube" / "gripper_cube.xml"
-
-# Scene constants (from gripper_cube.xml).
-BASE_POS = np.array([0.5, 0.0, 0.75], np.float32)  # gripper base body position at joint zero
-TCP_OFFSET = -0.075  # tcp site z below the base
-TABLE_TOP = 0.40
-PAD_INNER = 0.008  # finger pad inner face at |y| = PAD_INNER + opening
-OPEN = 0.04
-# Actions are tcp targets in the world frame: actuator controls (joint offsets from the base) + this.
-GRIPPER_CTRL_OFFSET = (float(BASE_POS[0]), float(BASE_POS[1]), float(BASE_POS[2] + TCP_OFFSET), 0.0, 0.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,21 +111,8 @@ class PickCubeConfig(EnvConfig):
                 f"must be in [0, pi], got {self.cube_yaw_range}")
         require(self.lift_height > 0, "lift_height", f"must be > 0, got {self.lift_height}")
         require(self.hold_steps >= 1, "hold_steps", f"must be >= 1, got {self.hold_steps}")
-        require(self.expert_noise >= 0, "expert_noise", f"must be >= 0, got {self.expert_noise}")
-        require(0 <= self.expert_noise_prob <= 1, "expert_noise_prob", "must be in [0, 1]")
-        require(self.expert_noise_hold >= 1, "expert_noise_hold", "must be >= 1")
+        check_expert_noise(self)
         require(self.expert_speed > 0, "expert_speed", "must be > 0")
-
-
-def quat_yaw(q: jax.Array) -> jax.Array:
-    """Yaw (rotation about world z) of a (w, x, y, z) quaternion."""
-    w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
-    return jnp.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
-
-
-def wrap_quarter(angle: jax.Array) -> jax.Array:
-    """Angle modulo pi/2 into [-pi/4, pi/4): a cube looks the same after a quarter turn."""
-    return jnp.mod(angle + math.pi / 4, math.pi / 2) - math.pi / 4
 
 
 class PickCube(Env):
@@ -171,7 +151,7 @@ class PickCube(Env):
         grip_xy = jax.random.uniform(k_grip, (2,), minval=-cfg.gripper_xy_range, maxval=cfg.gripper_xy_range)
         half = self.cube_half_size(model)
         cube_pos = jnp.array([BASE_POS[0] + xy[0], xy[1], TABLE_TOP + half])
-        cube_quat = jnp.array([jnp.cos(yaw / 2), 0.0, 0.0, jnp.sin(yaw / 2)])
+        cube_quat = yaw_quat(yaw)
         qpos = self._home_qpos.at[0:3].set(cube_pos).at[3:7].set(cube_quat).at[7:9].set(grip_xy)
         ctrl = self._home_ctrl.at[0:2].set(grip_xy)
         data = self.init_data(model, qpos, ctrl=ctrl)
@@ -294,10 +274,8 @@ class PickCube(Env):
         pos = tcp + jnp.clip(goal - tcp, -step, step)
         label = jnp.concatenate([pos, target_yaw[None], grip[None]]).astype(jnp.float32)
 
-        seg = state.info["step"] // cfg.expert_noise_hold
-        k_on, k_n = jax.random.split(jax.random.fold_in(rng, seg))
-        on = jax.random.bernoulli(k_on, cfg.expert_noise_prob)
-        n = jax.random.normal(k_n, (4,)) * cfg.expert_noise * jnp.array([1.0, 1.0, 1.0, 5.0])
+        on, n = noise_segment(cfg, state.info["step"], rng, (4,))
+        n = n * jnp.array([1.0, 1.0, 1.0, 5.0])
         # No noise while the fingers are on the cube: perturbing a grasp only makes failures, not recoveries.
         noise = jnp.where(on & ~holding & ~closing, n, 0.0)
         executed = label + jnp.concatenate([noise, jnp.zeros(1)])

@@ -37,6 +37,8 @@ import numpy as np
 
 from jaxrobot.config import Config, require
 from jaxrobot.sim.env import Env, EnvConfig, State
+from jaxrobot.sim.expert_noise import check_expert_noise, noise_segment
+from jaxrobot.sim.geometry import wrap_angle
 from jaxrobot.sim.randomize import CAMERA_FIELDS, CameraJitter, jitter_cameras, observation_camera_ids
 
 ASSET = pathlib.Path(__file__).resolve().parents[1] / "assets" / "push_t" / "push_t.xml"
@@ -134,11 +136,6 @@ def coverage(pose: jax.Array, goal: jax.Array = jnp.array(GOAL)) -> jax.Array:
     return (area / T_AREA).astype(jnp.float32)
 
 
-def wrap_angle(angle: jax.Array) -> jax.Array:
-    """Angle into [-pi, pi)."""
-    return jnp.mod(angle + math.pi, 2 * math.pi) - math.pi
-
-
 def t_distance(points: jax.Array) -> jax.Array:
     """Signed distance of block-frame points [..., 2] to the T (negative inside)."""
 
@@ -230,9 +227,7 @@ class PushTConfig(EnvConfig):
         require(0.1 <= self.pusher_distance <= 0.2, "pusher_distance", "must be in [0.1, 0.2] (clear of the T)")
         require(self.expert_free_speed > 0, "expert_free_speed", "must be > 0")
         require(self.expert_push_speed > 0, "expert_push_speed", "must be > 0")
-        require(self.expert_noise >= 0, "expert_noise", f"must be >= 0, got {self.expert_noise}")
-        require(0 <= self.expert_noise_prob <= 1, "expert_noise_prob", "must be in [0, 1]")
-        require(self.expert_noise_hold >= 1, "expert_noise_hold", "must be >= 1")
+        check_expert_noise(self)
 
 
 # ---------------------------------------------------------------------- env
@@ -332,10 +327,8 @@ class PushT(Env):
         """
         cfg: PushTConfig = self.config
         label, near_goal = push_t_expert_action(state.obs["state"], cfg)
-        seg = state.info["step"] // cfg.expert_noise_hold
-        k_on, k_n = jax.random.split(jax.random.fold_in(rng, seg))
-        on = jax.random.bernoulli(k_on, cfg.expert_noise_prob) & ~near_goal
-        noise = jnp.where(on, jax.random.normal(k_n, (2,)) * cfg.expert_noise, 0.0)
+        on, n = noise_segment(cfg, state.info["step"], rng, (2,))
+        noise = jnp.where(on & ~near_goal, n, 0.0)
         return self.clip_action(label), self.clip_action(label + noise)
 
 

@@ -49,8 +49,8 @@ from jaxrobot.config import require
 from jaxrobot.sim import render
 from jaxrobot.sim._mjx import mjx
 from jaxrobot.sim.env import Env, EnvConfig, State
-from jaxrobot.sim.randomize import quat_mul
-from jaxrobot.vision.camera import quat_to_mat
+from jaxrobot.sim.geometry import perturb, pose_matrix, quat_mul, rotvec_to_quat
+from jaxrobot.vision.camera import project_points, quat_to_mat
 from jaxrobot.vision.ibvs import pbvs_velocity, se3_exp
 
 ASSET = pathlib.Path(__file__).resolve().parents[1] / "assets" / "servo_target" / "servo_target.xml"
@@ -107,29 +107,6 @@ class ServoTargetConfig(EnvConfig):
         require(self.success_px > 0, "success_px", f"must be > 0, got {self.success_px}")
 
 
-# ---------------------------------------------------------------- small rotation helpers
-# (quat_to_mat is jaxrobot.vision.camera's, shared with the pose objects)
-
-
-def rotvec_to_quat(r: jax.Array) -> jax.Array:
-    """Quaternion (w, x, y, z) of a rotation vector [3]."""
-    th = jnp.linalg.norm(r)
-    small = th < 1e-8
-    s = jnp.where(small, 0.5, jnp.sin(0.5 * th) / jnp.where(small, 1.0, th))
-    return jnp.concatenate([jnp.cos(0.5 * th)[None], s * r])
-
-
-def pose_matrix(pos: jax.Array, quat: jax.Array) -> jax.Array:
-    """[4, 4] world-from-camera transform of a position and quaternion."""
-    top = jnp.concatenate([quat_to_mat(quat), pos[:, None]], 1)
-    return jnp.concatenate([top, jnp.array([[0.0, 0.0, 0.0, 1.0]], pos.dtype)], 0)
-
-
-def perturb(pos: jax.Array, quat: jax.Array, dt: jax.Array, dr: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Pose moved by translation ``dt`` and rotation vector ``dr``, both in its own frame."""
-    return pos + quat_to_mat(quat) @ dt, quat_mul(quat, rotvec_to_quat(dr))
-
-
 # ---------------------------------------------------------------- features
 
 
@@ -169,13 +146,6 @@ def marker_features(rgb: jax.Array, depth: jax.Array, k: np.ndarray
     x = (uc - k[0, 2]) / k[0, 0]
     y = (vc - k[1, 2]) / k[1, 1]
     return jnp.stack([x, y], -1), z, counts
-
-
-def project_points(pos: jax.Array, rot: jax.Array, points: jax.Array, k: np.ndarray) -> jax.Array:
-    """Pixel coordinates [N, 2] (continuous, pixel-edge origin like ``k``) of world ``points`` [N, 3] seen
-    from an OpenCV camera at ``pos`` with world-from-camera rotation ``rot`` [3, 3]."""
-    p = (points - pos) @ rot
-    return jnp.stack([p[:, 0] / p[:, 2] * k[0, 0] + k[0, 2], p[:, 1] / p[:, 2] * k[1, 1] + k[1, 2]], -1)
 
 
 def project_markers(pos: jax.Array, quat: jax.Array, k: np.ndarray) -> jax.Array:
@@ -311,12 +281,3 @@ def servo_pairs(env: ServoTarget, rng: jax.Array, n: int, lam: float = 1.0) -> d
 
     rgb, goal, twist = jax.vmap(one)(jax.random.split(rng, n), jnp.arange(n) % 2 == 1)
     return {"observation/image": rgb, "observation/goal_image": goal, "servo/twist": twist}
-
-
-def _register() -> None:
-    from jaxrobot.sim.registry import register
-
-    register("servo_target", ServoTarget, ServoTargetConfig())
-
-
-_register()

@@ -1,0 +1,372 @@
+"""RLDS training source (kind ``"rlds"``): one RLDS / Open X-Embodiment dataset as a stream of batches.
+
+Pipeline per batch (all numpy; the trainer does device placement):
+
+1. :class:`~jaxrobot.data.sampler.IndexSampler` gives this host's flat step numbers: a global shuffle over
+   every (episode, step) with no shuffle buffer; order = f(seed, epoch, position), state = a few ints.
+2. :class:`~jaxrobot.data.sampler.StepIndex` maps a step number to (episode, step); the episode comes from a
+   byte-bounded LRU cache (:mod:`~jaxrobot.data.sources.cache`) of *standardised* episodes whose frames are
+   still JPEG bytes (a random-access read of one record on a miss, through :mod:`jaxrobot.data.rlds`).
+3. :func:`~jaxrobot.data.windows.window_indices` picks the observation history and action chunk with
+   padding masks; state and action are normalised with the dataset statistics (:func:`scan`, cached).
+4. Only the frames in the window are decoded (simplejpeg, scaled in the DCT domain towards the training
+   size) by ``workers`` threads, through a second byte-bounded LRU of decoded frames; then random crop
+   and colour jitter drawn from ``rng([seed, global example position])``.
+
+Batches are built ``prefetch`` ahead on a background thread (:mod:`~jaxrobot.data.sources.prefetch`);
+``get_state()`` describes the next batch the caller will receive, so resume is exact. The two caches share
+``memory_mb``. :class:`DatasetReader` (steps 2-4 for one dataset) also serves the weighted mixtures of
+:mod:`~jaxrobot.data.sources.mixture`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import dataclasses
+import math
+import os
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from jaxrobot.config import Config, require, to_dict
+from jaxrobot.data import normalize as norm
+from jaxrobot.data.base import Batch, DataError, DataSource
+from jaxrobot.data.datasets import DatasetEntry, get_entry
+from jaxrobot.data.rlds.reader import RldsDataset
+from jaxrobot.data.sampler import IndexSampler, StepIndex
+from jaxrobot.data.sources.cache import ByteLRU, episode_nbytes
+from jaxrobot.data.sources.prefetch import PrefetchingSource
+from jaxrobot.data.standardize import camera_keys, standardize
+from jaxrobot.data.transforms import center_crop, color_jitter, decode_image, random_crop, resize
+from jaxrobot.data.windows import window_indices
+
+
+@dataclasses.dataclass(frozen=True)
+class RldsDataConfig(Config):
+    """One RLDS dataset as a training stream.
+
+    Fields:
+      path: the folder holding ``dataset_info.json`` (``<name>/<version>``); local or ``gs://``.
+      split: TFDS split name.
+      dataset: registry entry (:mod:`jaxrobot.data.datasets`); ``None`` = the name in dataset_info.json.
+      n_obs_steps: observation history length (padded by repeating the first frame, masked False).
+      horizon: action chunk length (padded by repeating the last action, masked False).
+      image_size: (H, W) of every camera in the batch; ``None`` = the stored size of the first camera.
+      cameras: standard camera names to emit (``observation/image_<cam>``); ``()`` = the entry's cameras
+        that exist in the data. Names the dataset lacks are black frames.
+      normalization: applied to action and state: ``mean_std``, ``min_max`` (to [-1, 1]) or ``none``.
+      memory_mb: bound on the episode + decoded-frame caches.
+      workers: decode threads; prefetch: batches built ahead.
+      skip_bad: skip (and count) episodes with NaN/Inf, wrong shapes or no steps instead of failing.
+      shuffle: global shuffle (else sequential order).
+      language_embedding: emit ``language_embedding`` [B, D] (entry must have one).
+      random_crop: side fraction kept by a random crop (Diffusion Policy uses 84/96 = 0.875); frames are
+        resized to ``image_size / random_crop`` and cropped to ``image_size``. 1.0 = off.
+      color_jitter: brightness/contrast/saturation strength (0 = off).
+      augment: False gives centre crops and no jitter (evaluation).
+      stats_cache: reuse cached statistics from ``cache_dir()/stats``.
+      state_keys: replace the registry entry's state keys (flat keys, each optionally sliced), e.g.
+        ``("steps/observation/state[0:5]",)`` keeps pick_cube's proprioception and drops the object pose
+        for an image policy. Recorded in the data spec; run-time policies assemble ``state`` the same way.
+    """
+
+    kind: ClassVar[str] = "rlds"
+
+    path: str = ""
+    split: str = "train"
+    dataset: str | None = None
+    n_obs_steps: int = 1
+    horizon: int = 1
+    image_size: tuple[int, int] | None = None
+    cameras: tuple[str, ...] = ()
+    normalization: Literal["mean_std", "min_max", "none"] = "mean_std"
+    memory_mb: int = 512
+    workers: int = 2
+    prefetch: int = 2
+    skip_bad: bool = False
+    shuffle: bool = True
+    language_embedding: bool = False
+    random_crop: float = 1.0
+    color_jitter: float = 0.0
+    augment: bool = True
+    stats_cache: bool = True
+    state_keys: tuple[str, ...] = ()
+
+    def check(self) -> None:
+        for key in self.state_keys:
+            require(key.startswith("steps/observation/"), "state_keys",
+                    f"{key!r}: state keys are flat RLDS observation keys, 'steps/observation/<name>[lo:hi]'")
+        require(bool(self.path), "path", "must name a dataset folder (the one holding dataset_info.json)")
+        require(self.n_obs_steps >= 1, "n_obs_steps", "must be >= 1")
+        require(self.horizon >= 1, "horizon", "must be >= 1")
+        require(self.image_size is None or (len(self.image_size) == 2 and min(self.image_size) > 0),
+                "image_size", "must be (H, W) with positive sizes")
+        require(self.memory_mb >= 1, "memory_mb", "must be >= 1")
+        require(self.workers >= 1, "workers", "must be >= 1")
+        require(self.prefetch >= 0, "prefetch", "must be >= 0")
+        require(0.1 <= self.random_crop <= 1.0, "random_crop", "must be in [0.1, 1]")
+        require(0.0 <= self.color_jitter < 1.0, "color_jitter", "must be in [0, 1)")
+
+    def build_source(self, **kw) -> DataSource:
+        """This config's stream (``make_source`` passes the batch size and the host's slice)."""
+        return RldsSource(self, **kw)
+
+
+def open_rlds(path: str, split: str | None = None) -> RldsDataset:
+    """Open an RLDS folder with frames left encoded (decoded later, only those a batch needs).
+
+    tfrecord shards are read by the TF-free reader, ``array_record`` shards through tfds's data sources
+    (:mod:`jaxrobot.data.rlds.tf_reader`); ``JAXROBOT_RLDS_FALLBACK=1`` reads every format through tfds
+    instead of jaxrobot's own record parser (a cross-check; the episodes are the same).
+    """
+    backend = "tf" if os.environ.get("JAXROBOT_RLDS_FALLBACK") == "1" else "auto"
+    return RldsDataset(path, split, backend=backend, decode_images=False)
+
+
+def resolve_entry(ds, dataset: str | None) -> DatasetEntry:
+    """The registry entry named ``dataset``, else the one named like the dataset itself."""
+    return get_entry(dataset or ds.name)
+
+
+def scan(ds, entry: DatasetEntry, *, path: str = "", use_cache: bool = True) -> dict[str, Any]:
+    """One pass over every episode (frames left encoded): statistics, lengths, bad episodes; cached.
+
+    Returns ``{"stats": {...}, "lengths": [per good episode], "good": [episode indices],
+    "bad": [[episode, reason], ...]}``.
+    """
+
+    def compute():
+        acts, states = norm.StatsAccumulator(), norm.StatsAccumulator()
+        lengths, good, bad = [], [], []
+        for i in range(len(ds)):
+            try:
+                ep = standardize(ds.episode(i), entry, episode_id=i)
+            except DataError as e:
+                if "missing key" in str(e):
+                    raise
+                bad.append([i, str(e)])
+                continue
+            acts.add(ep["action"])
+            states.add(ep["state"])
+            lengths.append(ep["length"])
+            good.append(i)
+        stats = {"action": acts.result(), "state": states.result(), "episodes": len(good),
+                 "steps": int(sum(lengths)), "skipped": len(bad), "dataset": entry.name}
+        return {"stats": stats, "lengths": lengths, "good": good, "bad": bad}
+
+    key = {"entry": to_dict(entry), "path": os.path.abspath(path) if path else ""}
+    return norm.cached_stats(ds.shard_fingerprint(), key, compute, name=entry.name, use_cache=use_cache)
+
+
+def batch_spec(cfg: RldsDataConfig, batch: int, cameras, image_size, state_dim, action_dim, embedding_dim,
+               extra: dict[str, Any]) -> dict[str, Any]:
+    """The data spec of a batch (layout of :mod:`jaxrobot.data.base`) with the windows of ``cfg``; ``extra``
+    adds source-specific entries. Its ``keys`` say the shape and dtype of every batch array."""
+    n, h = cfg.n_obs_steps, cfg.horizon
+    keys = {"observation/state": {"shape": [batch, n, state_dim], "dtype": "float32"},
+            "observation/pad_mask": {"shape": [batch, n], "dtype": "bool"},
+            "action": {"shape": [batch, h, action_dim], "dtype": "float32"},
+            "action_pad_mask": {"shape": [batch, h], "dtype": "bool"}}
+    for cam in cameras:
+        keys[f"observation/image_{cam}"] = {"shape": [batch, n, *image_size, 3], "dtype": "uint8"}
+    if embedding_dim:
+        keys["language_embedding"] = {"shape": [batch, embedding_dim], "dtype": "float32"}
+    return {"keys": keys, "cameras": list(cameras), "image_size": list(image_size), "state_dim": state_dim,
+            "action_dim": action_dim, "n_obs_steps": n, "horizon": h, "normalization": cfg.normalization,
+            **({"state_keys": list(cfg.state_keys)} if cfg.state_keys else {}), **extra}
+
+
+def allocate(keys: dict[str, dict]) -> dict[str, np.ndarray]:
+    """Zeroed batch arrays for a spec's ``keys`` (zeros are the padding of smaller state/action dims)."""
+    return {k: np.zeros(v["shape"], v["dtype"]) for k, v in keys.items()}
+
+
+class DatasetReader:
+    """Random-access examples ``(window of one step)`` of one standardised, normalised dataset."""
+
+    def __init__(self, cfg: RldsDataConfig, *, cameras: list[str] | None = None, seed: int = 0,
+                 memory_bytes: int | None = None):
+        self.cfg = cfg
+        self.ds = open_rlds(cfg.path, cfg.split)
+        self.entry = resolve_entry(self.ds, cfg.dataset)
+        if cfg.state_keys:
+            self.entry = dataclasses.replace(self.entry, state_keys=tuple(cfg.state_keys))
+        info = scan(self.ds, self.entry, path=cfg.path, use_cache=cfg.stats_cache)
+        if info["bad"] and not cfg.skip_bad:
+            i, why = info["bad"][0]
+            raise DataError(f"{cfg.path}: {len(info['bad'])} bad episode(s), first: {why} "
+                            "(set skip_bad=True to skip and count them)")
+        if not info["good"]:
+            raise DataError(f"{cfg.path}: no usable episodes in split {cfg.split!r}")
+        self._stats = info["stats"]
+        self.good = np.asarray(info["good"], np.int64)
+        self.index = StepIndex(info["lengths"])
+        available = [c for c, k in camera_keys(self.entry, self.ds.feature_spec().keys()) if k is not None]
+        self.camera_map = dict(camera_keys(self.entry, self.ds.feature_spec().keys()))
+        self.cameras = list(cameras if cameras is not None else (cfg.cameras or available))
+        self.seed = seed
+        budget = memory_bytes if memory_bytes is not None else cfg.memory_mb << 20
+        self._episodes = ByteLRU(budget // 2)
+        self._frames = ByteLRU(budget - budget // 2)
+        first = self.episode(0)
+        self.state_dim, self.action_dim = first["state"].shape[1], first["action"].shape[1]
+        self.embedding_dim = 0
+        if cfg.language_embedding:
+            if first["language_embedding"] is None:
+                raise DataError(f"{cfg.path}: language_embedding=True but dataset {self.entry.name!r} has none")
+            self.embedding_dim = first["language_embedding"].shape[1]
+        self.image_size = tuple(cfg.image_size) if cfg.image_size else self._native_size(first)
+        crop = cfg.random_crop
+        self.load_size = self.image_size if crop >= 1 else tuple(
+            int(math.ceil(s / crop)) for s in self.image_size)
+
+    def _native_size(self, ep) -> tuple[int, int]:
+        for cam in self.cameras:
+            frames = ep["images"].get(cam)
+            if frames is not None and len(frames):
+                f = frames[0]
+                return tuple(decode_image(f, bgr=ep["bgr"]).shape[:2]) if frames.dtype == object else f.shape[:2]
+        return (64, 64)
+
+    @property
+    def total_steps(self) -> int:
+        return self.index.total
+
+    def stats(self) -> dict[str, Any]:
+        return self._stats
+
+    def episode(self, k: int) -> dict[str, Any]:
+        """Standardised episode number ``k`` among the good ones (frames still encoded)."""
+        ep = self._episodes.get(k)
+        if ep is None:
+            i = int(self.good[k])
+            ep = standardize(self.ds.episode(i), self.entry, episode_id=i)
+            self._episodes.put(k, ep, episode_nbytes(ep))
+        return ep
+
+    def example(self, flat_step: int, position: int, *, state_dim: int | None = None,
+                action_dim: int | None = None) -> dict[str, np.ndarray]:
+        """The window at global step number ``flat_step`` (one example, no batch axis)."""
+        out = allocate(self.spec_keys(1, state_dim, action_dim))
+        self.fill(np.array([flat_step]), np.array([position]), out, np.array([0]), state_dim=state_dim,
+                  action_dim=action_dim)
+        return {k: v[0] for k, v in out.items()}
+
+    def spec_keys(self, batch: int, state_dim: int | None = None, action_dim: int | None = None) -> dict:
+        return batch_spec(self.cfg, batch, self.cameras, self.image_size, state_dim or self.state_dim,
+                     action_dim or self.action_dim, self.embedding_dim, {})["keys"]
+
+    def fill(self, flat_steps: np.ndarray, positions: np.ndarray, out: dict[str, np.ndarray], rows: np.ndarray,
+             *, pool: futures.Executor | None = None, state_dim: int | None = None,
+             action_dim: int | None = None) -> None:
+        """Write the windows at ``flat_steps`` into ``out[key][rows]``; random draws from (seed, position).
+
+        Episodes missing from the cache are read, and frames missing from the frame cache decoded, in
+        parallel on ``pool``; each distinct frame is decoded once per batch.
+        """
+        cfg = self.cfg
+        run = pool.map if pool is not None else map
+        ks, ts = self.index.locate(flat_steps)
+        uniq = [int(k) for k in np.unique(ks)]
+        eps = dict(zip(uniq, run(self.episode, uniq), strict=True))
+        s_stats, a_stats = self._stats["state"], self._stats["action"]
+        plan, wanted = [], {}
+        for row, k, t in zip(rows, ks, ts, strict=True):
+            ep = eps[int(k)]
+            oi, om, ai, am = window_indices(ep["length"], int(t), cfg.n_obs_steps, cfg.horizon)
+            st = ep["state"][oi]
+            if st.shape[1]:
+                out["observation/state"][row, :, :st.shape[1]] = norm.normalize(st, s_stats, cfg.normalization)
+            act = ep["action"][ai]
+            out["action"][row, :, :act.shape[1]] = norm.normalize(act, a_stats, cfg.normalization)
+            out["observation/pad_mask"][row] = om
+            out["action_pad_mask"][row] = am
+            if self.embedding_dim:
+                out["language_embedding"][row] = ep["language_embedding"][int(t)]
+            plan.append((row, int(k), oi))
+            for cam in self.cameras:
+                if ep["images"].get(cam) is not None:
+                    for j in oi:
+                        wanted[(int(k), cam, int(j))] = None
+        frames = {}
+        missing = []
+        for key in wanted:
+            img = self._frames.get(key)
+            if img is None:
+                missing.append(key)
+            else:
+                frames[key] = img
+        if missing:
+            n_chunks = min(len(missing), 4 * (getattr(pool, "_max_workers", 1) or 1))
+            chunks = [missing[i::n_chunks] for i in range(n_chunks)]
+
+            def decode_chunk(chunk):
+                return [(key, self._decode(eps[key[0]], key)) for key in chunk]
+
+            for part in run(decode_chunk, chunks):
+                frames.update(part)
+        blank = np.zeros((*self.load_size, 3), np.uint8)
+        crop = self.load_size != self.image_size
+        for (row, k, oi), pos in zip(plan, positions, strict=True):
+            rng = np.random.default_rng([self.seed, int(pos)]) if (crop or cfg.color_jitter) else None
+            for cam in self.cameras:
+                dst = out[f"observation/image_{cam}"]
+                imgs = [frames.get((k, cam, int(j)), blank) for j in oi]
+                if not crop and not (cfg.augment and cfg.color_jitter):
+                    for i, img in enumerate(imgs):
+                        dst[row, i] = img
+                    continue
+                img = np.stack(imgs)
+                if crop:
+                    img = random_crop(img, self.image_size, rng) if cfg.augment else center_crop(img, self.image_size)
+                if cfg.augment and cfg.color_jitter:
+                    img = color_jitter(img, rng, brightness=cfg.color_jitter, contrast=cfg.color_jitter,
+                                       saturation=cfg.color_jitter)
+                dst[row] = img
+
+    def _decode(self, ep: dict[str, Any], key: tuple[int, str, int]) -> np.ndarray:
+        _, cam, t = key
+        raw = ep["images"][cam][t]
+        img = decode_image(raw, self.load_size, bgr=ep["bgr"]) if ep["images"][cam].dtype == object else resize(
+            raw, self.load_size)
+        self._frames.put(key, img, img.nbytes + 64)
+        return img
+
+    def cache_info(self) -> dict[str, int]:
+        return {"episode_bytes": self._episodes.size, "episodes": len(self._episodes),
+                "frame_bytes": self._frames.size, "frames": len(self._frames),
+                "frame_hits": self._frames.hits, "frame_misses": self._frames.misses}
+
+
+class RldsSource(PrefetchingSource):
+    """DataSource over one RLDS dataset (see the module docstring)."""
+
+    def __init__(self, cfg: RldsDataConfig, *, global_batch_size: int, process_index: int = 0,
+                 process_count: int = 1, seed: int = 0):
+        self.cfg = cfg
+        self.reader = DatasetReader(cfg, seed=seed)
+        self.sampler = IndexSampler(self.reader.total_steps, global_batch_size, seed=seed,
+                                    process_index=process_index, process_count=process_count,
+                                    shuffle=cfg.shuffle)
+        super().__init__(cfg.workers, cfg.prefetch)
+
+    def _plan(self):
+        s = self.sampler
+        first = s.position + s.local_slice().start
+        return s.next_local(), first
+
+    def _assemble(self, work) -> Batch:
+        steps, first = work
+        out = allocate(self.reader.spec_keys(len(steps)))
+        self.reader.fill(steps, first + np.arange(len(steps)), out, np.arange(len(steps)), pool=self._pool)
+        return out
+
+    def stats(self) -> dict[str, Any]:
+        return {"mode": self.cfg.normalization, **self.reader.stats()}
+
+    def spec(self) -> dict[str, Any]:
+        r = self.reader
+        return batch_spec(self.cfg, self.sampler.local_batch_size, r.cameras, r.image_size, r.state_dim,
+                          r.action_dim, r.embedding_dim, {"dataset": r.entry.name, "control_hz": r.entry.control_hz,
+                                                          "steps": r.total_steps, "episodes": len(r.good)})
