@@ -13,6 +13,7 @@ import ast
 import dataclasses
 import importlib.util
 import json
+import math
 import pathlib
 import types
 import typing
@@ -80,8 +81,18 @@ def _type_hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls, vars(module))
 
 
+#: Field metadata key of a float field that may be +/-inf (``dataclasses.field(default=..., metadata={ALLOW_INF:
+#: True})``). Every other float (alone, in a tuple, or optional) must be finite; NaN is never accepted.
+ALLOW_INF = "allow_inf"
+
+
 def validate(cfg: Config, prefix: str = "") -> Config:
-    """Validate ``cfg`` and every nested config; errors name the full dotted field path."""
+    """Validate ``cfg`` and every nested config; errors name the full dotted field path.
+
+    Besides each class's own ``check()``, every value must match its annotated type, and floats must be
+    finite (a ``lr=inf`` would otherwise pass ``lr > 0`` and poison training) unless the field's metadata
+    sets :data:`ALLOW_INF`.
+    """
     hints = _type_hints(type(cfg))
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
@@ -89,7 +100,7 @@ def validate(cfg: Config, prefix: str = "") -> Config:
         if isinstance(value, Config):
             validate(value, path + ".")
             continue
-        _check_type(value, hints.get(f.name, Any), path)
+        _check_type(value, hints.get(f.name, Any), path, allow_inf=bool(f.metadata.get(ALLOW_INF, False)))
     try:
         cfg.check()
     except ConfigError as e:
@@ -99,15 +110,19 @@ def validate(cfg: Config, prefix: str = "") -> Config:
     return cfg
 
 
-def _check_type(value: Any, tp: Any, path: str) -> None:
+def _check_type(value: Any, tp: Any, path: str, allow_inf: bool = False) -> None:
     origin = typing.get_origin(tp)
     if tp is Any:
         return
     if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is not None and len(args) == 1:  # Optional[X]: X's own reason ("must be finite", ...)
+            _check_type(value, args[0], path, allow_inf)
+            return
         errors = []
         for arg in typing.get_args(tp):
             try:
-                _check_type(value, arg, path)
+                _check_type(value, arg, path, allow_inf)
                 return
             except ConfigError as e:
                 errors.append(str(e))
@@ -123,11 +138,11 @@ def _check_type(value: Any, tp: Any, path: str) -> None:
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:
             for i, v in enumerate(value):
-                _check_type(v, args[0], f"{path}[{i}]")
+                _check_type(v, args[0], f"{path}[{i}]", allow_inf)
         elif args:
             require(len(value) == len(args), path, f"expected {len(args)} items, got {len(value)}")
             for i, (v, a) in enumerate(zip(value, args, strict=True)):
-                _check_type(v, a, f"{path}[{i}]")
+                _check_type(v, a, f"{path}[{i}]", allow_inf)
         return
     if origin is dict:
         require(isinstance(value, dict), path, f"expected a dict, got {type(value).__name__}")
@@ -135,6 +150,8 @@ def _check_type(value: Any, tp: Any, path: str) -> None:
     if tp is float:
         require(isinstance(value, (int, float)) and not isinstance(value, bool), path,
                 f"expected a number, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            require(allow_inf and not math.isnan(value), path, f"must be a finite number, got {value}")
         return
     if tp is int:
         require(isinstance(value, int) and not isinstance(value, bool), path, f"expected an int, got {value!r}")
@@ -342,31 +359,89 @@ def load_experiment(path: str | pathlib.Path, overrides: typing.Sequence[str] = 
 
     path, arg = _split_experiment_spec(path)
     if path.suffix != ".py":
-        raise ConfigError(f"config file {path} is not a .py file (expected FILE.py or FILE.py:VARIANT)")
+        hint = f" (did you mean {path.with_suffix('.py')}?)" if path.with_suffix(".py").is_file() else ""
+        raise ConfigError(f"config file {path} is not a .py file (expected FILE.py or FILE.py:VARIANT){hint}")
     if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    spec = importlib.util.spec_from_file_location(f"jaxrobot_experiment_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    if not hasattr(module, "get_config"):
+        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise ConfigError(f"config file {path} {what}{_similar_files(path)}")
+    module = _exec_experiment(path)
+    get_config = getattr(module, "get_config", None)
+    if not callable(get_config):
         raise ConfigError(f"config file {path} defines no get_config()")
     if arg is None:
-        cfg = module.get_config()
+        cfg = _call_get_config(path, get_config)
     else:
-        params = inspect.signature(module.get_config).parameters.values()
+        try:
+            params = inspect.signature(get_config).parameters.values()
+        except (TypeError, ValueError):
+            params = ()
         if not any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params):
             raise ConfigError(f"config file {path} has no variants (its get_config() takes no argument); "
                               f"cannot select {arg!r}")
         variants = getattr(module, "VARIANTS", None)
         if variants is not None and arg not in variants:
             raise ConfigError(f"config file {path}: unknown variant {arg!r}; known: {', '.join(variants)}")
-        cfg = module.get_config(arg)
+        cfg = _call_get_config(path, get_config, arg)
     if not isinstance(cfg, Config):
         raise ConfigError(f"{path}: get_config() returned {type(cfg).__name__}, not a jaxrobot Config")
     for o in overrides:
         cfg = override(cfg, o)
     return validate(cfg)
+
+
+def _similar_files(path: pathlib.Path) -> str:
+    """`` (similar: a.py, b.py)`` from the folder of a missing experiment file, or ``""``."""
+    import difflib
+
+    try:
+        names = sorted(p.name for p in path.parent.glob("*.py") if p.is_file()) if path.parent.is_dir() else []
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(path.name, names, n=3, cutoff=0.6)
+    return f" (similar: {', '.join(str(path.parent / n) for n in close)})" if close else ""
+
+
+def _error_line(path: pathlib.Path, e: BaseException) -> str:
+    """``, line N`` of the innermost traceback frame of ``e`` inside ``path`` (or ``""``)."""
+    import traceback
+
+    line = None
+    for frame in traceback.extract_tb(e.__traceback__):
+        if pathlib.Path(frame.filename).resolve() == path.resolve():
+            line = frame.lineno
+    return f", line {line}" if line else ""
+
+
+def _exec_experiment(path: pathlib.Path) -> types.ModuleType:
+    """Import an experiment file; a syntax error or an exception while it runs is a ConfigError naming the
+    file and the line (the original exception is chained for ``--debug``)."""
+    spec = importlib.util.spec_from_file_location(f"jaxrobot_experiment_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"config file {path}: cannot be loaded as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as e:  # includes IndentationError and undecodable source
+        where = f"{e.filename or path}" + (f", line {e.lineno}" if e.lineno else "")
+        raise ConfigError(f"config file {where}: {type(e).__name__}: {e.msg}"
+                          + (f": {e.text.strip()!r}" if e.text and e.text.strip() else "")) from e
+    except OSError as e:
+        raise ConfigError(f"config file {path}: cannot read it ({e.strerror or e})") from e
+    except ConfigError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any failure of the user's file is a config error
+        raise ConfigError(f"config file {path}{_error_line(path, e)}: {type(e).__name__} while loading: {e}") from e
+    return module
+
+
+def _call_get_config(path: pathlib.Path, get_config: typing.Callable, *args: str) -> Any:
+    try:
+        return get_config(*args)
+    except ConfigError:
+        raise
+    except Exception as e:  # noqa: BLE001 - as in _exec_experiment
+        call = f"get_config({', '.join(repr(a) for a in args)})"
+        raise ConfigError(f"config file {path}{_error_line(path, e)}: {call} raised {type(e).__name__}: {e}") from e
 
 
 def load_variant(here: str | pathlib.Path, spec: str) -> Config:

@@ -9,9 +9,10 @@ Each group module exposes ``register(subparsers)`` and imports the library lazil
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from jaxrobot.cli import data, eval, export, grasp, model, pose, servo, sim, train
+from jaxrobot.cli import data, errors, eval, export, grasp, model, pose, servo, sim, train
 from jaxrobot.cli.errors import CliError
 
 __all__ = ["CliError", "build_parser", "main"]
@@ -24,7 +25,10 @@ _NO_CATALOG = {"data", "train"}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jaxrobot", description="JAX training framework for robot learning.")
+    parser = argparse.ArgumentParser(prog="jaxrobot", description="JAX training framework for robot learning.",
+                                     epilog="Errors print one short message; --debug (anywhere on the line) or "
+                                            "JAXROBOT_DEBUG=1 shows the Python traceback instead.")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True)
     for group in GROUPS:
         group.register(sub)
@@ -34,26 +38,26 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from jaxrobot import platform
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("JAXROBOT_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
     platform.configure()
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    if not debug:
+        errors.quiet_library_logs()
+    args = build_parser().parse_args(argv)
     try:
         if args.command not in _NO_CATALOG:
             import jaxrobot.catalog  # noqa: F401  (every config kind, for configs saved in checkpoints)
         return int(args.func(args) or 0)
-    except CliError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    except Exception as e:  # library errors that already explain themselves
-        from jaxrobot.config import ConfigError
-        from jaxrobot.data.base import DataError
-
-        if isinstance(e, (ConfigError, DataError, FileNotFoundError)):
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        raise
+    except BrokenPipeError:  # `jaxrobot data inspect ... | head`: the reader left; leave quietly, as `cat` does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except BaseException as e:  # noqa: BLE001 - every failure becomes a short message unless --debug
+        if debug or isinstance(e, SystemExit):
+            raise
+        message, code = errors.describe(e)
+        print(message, file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

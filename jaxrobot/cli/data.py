@@ -3,7 +3,9 @@
 Fixed interface (scripts rely on it):
 
 - ``jaxrobot data inspect PATH [--split S] --json`` prints ONE line
-  ``{"splits": {S: {"episodes": int, "steps": int}}, "features": {key: {"shape": [...], "dtype": str}}, ...}``.
+  ``{"splits": {S: {"episodes": int, "steps": int}}, "features": {key: {"shape": [...], "dtype": str}}, ...}``;
+  ``features`` holds what the records hold; declared features that records lack are under
+  ``missing_features`` (``{key: {"records", "of", "shards", "shape", "dtype"}}``) and flagged in the text output.
 - ``jaxrobot data stats PATH [--split S] [--dataset NAME] [--no-cache] --json`` prints ONE line
   ``{"action": {"mean","std","min","max","q01","q99"}, "state": {...}, "episodes": int, "steps": int}``
   over the standardised action and state.
@@ -141,6 +143,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print("  features:")
     for k, v in info["features"].items():
         print(f"    {k:48s} {str(v['shape']):22s} {v['dtype']}")
+    for k, v in info.get("missing_features", {}).items():
+        print(f"    {k:48s} {str(v['shape']):22s} {v['dtype']}  MISSING from {v['records']} of {v['of']} "
+              f"records (declared in features.json; shards: {', '.join(v['shards'][:3])}"
+              f"{' ...' if len(v['shards']) > 3 else ''})")
     for t in info.get("instructions", [])[:5]:
         print(f"  instruction: {t!r}")
     if args.sheet:

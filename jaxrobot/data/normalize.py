@@ -154,7 +154,7 @@ def cached_stats(fingerprint: Any, config: Any, compute, *, name: str = "stats",
         try:
             with open(path) as f:
                 return json.load(f)
-        except (OSError, json.JSONDecodeError):
+        except (OSError, ValueError):  # JSONDecodeError, UnicodeDecodeError
             pass  # a damaged cache entry is recomputed
     stats = compute()
     tmp = f"{path}.{os.getpid()}.tmp"

@@ -103,7 +103,13 @@ def standardize(episode: Episode, entry: DatasetEntry, *, episode_id: Any = "?",
             if decode_images:
                 from jaxrobot.data.transforms import decode_image
 
-                frames = np.stack([decode_image(f, bgr=entry.channel_order == "bgr") for f in frames])
+                decoded = []
+                for step, f in enumerate(frames):
+                    try:
+                        decoded.append(decode_image(f, bgr=entry.channel_order == "bgr"))
+                    except DataError as e:
+                        raise DataError(f"{_where(entry, episode_id)}: camera {cam!r} ({key}) step {step}: {e}") from e
+                frames = np.stack(decoded)
         elif frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
             raise DataError(f"{_where(entry, episode_id)}: camera {cam!r} ({key}) has shape {frames.shape} "
                             f"dtype {frames.dtype}; expected uint8 [T, H, W, 3] or encoded frames")

@@ -22,7 +22,7 @@ def decode_image(data: bytes, size: tuple[int, int] | None = None, *, bgr: bool 
     """Decode one encoded frame to uint8 RGB ``[H, W, 3]`` (resized to ``size=(H, W)`` if given).
 
     ``bgr=True`` is for datasets whose JPEGs hold BGR pixels: decoding with the channels swapped
-    gives RGB.
+    gives RGB. Undecodable data raises :class:`DataError` (the caller adds which file, episode and frame).
     """
     data = bytes(data)
     if data[:2] == b"\xff\xd8":
@@ -31,7 +31,10 @@ def decode_image(data: bytes, size: tuple[int, int] | None = None, *, bgr: bool 
         kwargs = {}
         if size is not None:
             kwargs = {"min_height": size[0], "min_width": size[1]}
-        img = simplejpeg.decode_jpeg(data, colorspace="BGR" if bgr else "RGB", **kwargs)
+        try:
+            img = simplejpeg.decode_jpeg(data, colorspace="BGR" if bgr else "RGB", **kwargs)
+        except (ValueError, RuntimeError) as e:  # libjpeg-turbo's errors ("Corrupt JPEG data: ...")
+            raise DataError(f"cannot decode JPEG ({len(data)} bytes): {e}") from None
     else:
         from PIL import Image
 

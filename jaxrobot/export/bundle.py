@@ -13,18 +13,45 @@ Bundle layout (``BUNDLE/``)::
     onnx/<fn>.onnx    dynamic batch ("B"), fp32, opset 20 (or 17)
     onnx/<fn>.b1.onnx batch 1
     tflite/<fn>.<precision>.tflite
+    MANIFEST.json     written last: the sha256 of bundle.json's canonical form and of every other file
 
 The folder is written under a temporary name next to ``BUNDLE`` and renamed into place only once every
-artifact passed its parity check, so a bundle either exists whole or not at all.
+artifact passed its parity check and every file was synced to disk, so a bundle either exists whole or not
+at all.
+
+Integrity. ``MANIFEST.json`` (format in ``jaxrobot_runtime.manifest``)::
+
+    {"format": "jaxrobot-export-manifest", "version": 1, "algorithm": "sha256",
+     "bundle_json_sha256": sha256(json.dumps(bundle.json's value, sort_keys=True, separators=(",", ":"),
+                                             ensure_ascii=True)),
+     "files": {"<every file but bundle.json and MANIFEST.json>": "<sha256 of its bytes>"}}
+
+The runtime (``load_bundle``, ``Policy``, ``jaxrobot-runtime check``, ``jaxrobot eval --bundle``) verifies it
+before use and refuses a bundle with a changed, missing or uncovered file (or no manifest: a bundle from
+an older exporter) naming the file. ``bundle.json["files"]`` still lists the other files' sha256 too.
+
+Leftovers of killed exporters. The temporary folder is named ``.<BUNDLE>.tmp-<random>-<pid>-<host>`` and the
+old bundle being replaced is moved to ``.<BUNDLE>.old-<random>-<pid>-<host>`` for the instant of the swap.
+The next export to the same ``BUNDLE`` removes such folders whose writer is gone: the pid is not alive on
+this host (folders of other hosts are left alone; a reused pid only delays the cleanup). Hosts are told
+apart by hostname, so containers that share a hostname and the output folder but not a pid namespace must
+not export to the same ``BUNDLE`` at once. Folders in the older name form without pid
+(``.<BUNDLE>.tmp-<random>``) are removed once untouched for an hour.
+
+Disk full (or quota exceeded) while writing: the temporary folder is removed and :class:`ExportError` says
+``no space left on device while writing <file>``; an existing bundle at ``BUNDLE`` is left as it was.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import pathlib
+import re
 import shutil
+import socket
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -38,6 +65,9 @@ from jaxrobot.export.functions import ExportPlan, export_plan
 
 FORMAT_VERSION = 1
 FORMATS = tuple(EXPORTERS)
+MANIFEST = "MANIFEST.json"
+MANIFEST_FORMAT = "jaxrobot-export-manifest"
+LEGACY_ORPHAN_AGE_S = 3600.0  # a leftover without a pid in its name is removed once untouched this long
 
 
 def _sha256(path: pathlib.Path) -> str:
@@ -147,10 +177,11 @@ def export_checkpoint(workdir: str | os.PathLike, out: str | os.PathLike, *, for
     inputs = {"b1": plan.sample_inputs(_take(big, slice(0, 1)), rng), "bN": plan.sample_inputs(big, rng)}
     refs = {tag: _jit_outputs(plan, inp) for tag, inp in inputs.items()}
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    tmp = out.parent / f".{out.name}.tmp-{_writer_tag()}"
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        remove_orphans(out, log)
+        tmp.mkdir()
         job = ExportJob(tmp, plan, precisions, opset, inputs, refs, batches, rng, log)
         for f in formats:
             EXPORTERS[f](job)
@@ -162,9 +193,18 @@ def export_checkpoint(workdir: str | os.PathLike, out: str | os.PathLike, *, for
             raise ExportError(f"parity check failed against jax.jit: {lines}")
         _write_metadata(tmp, plan, meta, cfg, which, params, inputs, refs, report, data_source, n_big, opset,
                         workdir, skipped)
+        write_manifest(tmp)
+        _sync_tree(tmp)
         _install(tmp, out, overwrite)
-    except BaseException:
+    except BaseException as e:
+        full = _disk_full(e)
+        where = _being_written(tmp, full, out) if full is not None else None
         shutil.rmtree(tmp, ignore_errors=True)
+        if full is not None:
+            if isinstance(full, OSError) and not full.filename:
+                full.filename = where  # so a caller that reports the OSError (the CLI) names the file too
+            raise ExportError(f"no space left on device while writing {where} (the partial bundle was removed; "
+                              f"free space on that disk and export again)") from e
         raise
     log(f"export: wrote {out} in {time.perf_counter() - t0:.1f}s")
     return report
@@ -228,14 +268,135 @@ def _write_metadata(tmp, plan, meta, cfg, which, params, inputs, refs, report, d
     (tmp / "bundle.json").write_text(json.dumps(bundle, indent=1) + "\n")
 
 
+def canonical_json(value: Any) -> bytes:
+    """The bytes ``bundle.json`` is hashed as in the manifest (the runtime computes the same)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def write_manifest(folder: pathlib.Path) -> dict[str, Any]:
+    """Write ``folder/MANIFEST.json`` covering ``bundle.json`` (canonical form) and every other file."""
+    folder = pathlib.Path(folder)
+    meta = json.loads((folder / "bundle.json").read_text(encoding="utf-8"))
+    files = {}
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder).as_posix()
+        if p.is_file() and rel not in ("bundle.json", MANIFEST):
+            files[rel] = _sha256(p)
+    manifest = {"format": MANIFEST_FORMAT, "version": 1, "algorithm": "sha256",
+                "bundle_json_sha256": hashlib.sha256(canonical_json(meta)).hexdigest(), "files": files}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    return manifest
+
+
+def _sync_tree(folder: pathlib.Path) -> None:
+    """fsync every file and folder, so the rename cannot be on disk before the contents (power loss)."""
+    for p in sorted(folder.rglob("*"), reverse=True) + [folder]:
+        fd = os.open(p, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        except OSError as e:
+            if e.errno not in (errno.EINVAL, errno.ENOTSUP):  # folders cannot be synced on some filesystems
+                raise
+        finally:
+            os.close(fd)
+
+
+# ------------------------------------------------------------ leftovers of killed writers, disk full
+
+def _writer_tag() -> str:
+    """``<random>-<pid>-<host>``: unique, and says who wrote a temporary folder (see :func:`remove_orphans`)."""
+    return f"{uuid.uuid4().hex[:8]}-{os.getpid()}-{socket.gethostname()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: alive, owned by someone else
+        return True
+    return True
+
+
+def remove_orphans(out: pathlib.Path, log: Callable[[str], None] = print) -> list[pathlib.Path]:
+    """Remove ``.<out>.tmp-*`` / ``.<out>.old-*`` folders next to ``out`` left by exporters that died.
+
+    A folder named with a pid and host is removed when that host is this one and the pid is not alive; one
+    in the older form without pid when untouched for :data:`LEGACY_ORPHAN_AGE_S`. Returns what was removed.
+    """
+    out = pathlib.Path(out)
+    pattern = re.compile(rf"^\.{re.escape(out.name)}\.(tmp|old)-[0-9a-f]{{8}}(?:-(\d+)-(.+))?$")
+    host = socket.gethostname()
+    removed = []
+    try:
+        candidates = sorted(out.parent.iterdir())
+    except OSError:
+        return removed
+    for p in candidates:
+        m = pattern.match(p.name)
+        if not m or not p.is_dir() or p.is_symlink():
+            continue
+        pid, where = m.group(2), m.group(3)
+        if pid is not None:
+            if where != host or int(pid) <= 0 or _pid_alive(int(pid)):
+                continue
+            why = f"its writer (pid {pid} on this host) is gone"
+        else:
+            try:
+                age = time.time() - p.stat().st_mtime
+            except OSError:
+                continue
+            if age < LEGACY_ORPHAN_AGE_S:
+                continue
+            why = f"untouched for {age / 3600:.1f} h"
+        shutil.rmtree(p, ignore_errors=True)
+        if not p.exists():
+            removed.append(p)
+            log(f"export: removed the leftover {p.name} ({why})")
+    return removed
+
+
+def _disk_full(e: BaseException | None) -> BaseException | None:
+    """The ENOSPC / EDQUOT error behind ``e`` (itself, or a cause or context of it), if any."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return e
+        if not isinstance(e, OSError) and "No space left on device" in str(e):
+            return e
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def _being_written(tmp: pathlib.Path, err: BaseException, out: pathlib.Path) -> str:
+    """Name the file a disk-full error hit: the error's file name if it has one, else the newest file."""
+    name = getattr(err, "filename", None)
+    if name:
+        try:
+            return str(out / pathlib.Path(name).absolute().relative_to(tmp))
+        except ValueError:
+            return str(name)
+    try:
+        files = [p for p in tmp.rglob("*") if p.is_file()]
+        newest = max(files, key=lambda p: p.stat().st_mtime_ns) if files else None
+    except OSError:
+        newest = None
+    return str(out / newest.relative_to(tmp)) if newest is not None else str(out)
+
+
 def _install(tmp: pathlib.Path, out: pathlib.Path, overwrite: bool) -> None:
     """Rename the finished temporary folder to ``out`` (replacing an old bundle only with ``overwrite``)."""
     if out.exists():
         if not overwrite:
             raise ExportError(f"{out} appeared while exporting; not replacing it")
-        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+        old = out.parent / f".{out.name}.old-{_writer_tag()}"
         os.rename(out, old)
-        os.rename(tmp, out)
+        try:
+            os.rename(tmp, out)
+        except BaseException:
+            os.rename(old, out)  # put the old bundle back
+            raise
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.rename(tmp, out)

@@ -120,7 +120,7 @@ def evaluate_bundle(bundle, task: str, episodes: int, *, backend: str = "onnx", 
     try:
         policy = runtime.Policy(str(bundle), backend=backend, precision=precision, threads=threads, seed=seed)
     except runtime.BundleError as e:
-        raise ConfigError(f"bundle {bundle}: {e}") from e
+        raise ConfigError(str(e) if str(bundle) in str(e) else f"bundle {bundle}: {e}") from e
     rt = policy.bundle.runtime
     spec = {"cameras": rt.get("cameras", []), "image_size": _bundle_image_size(policy.bundle)}
     result = evaluate(RuntimePolicy(policy), task, n_envs=min(n_envs, episodes), episodes=episodes, seed=seed,

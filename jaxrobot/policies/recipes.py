@@ -40,8 +40,8 @@ class SimDemos:
     full_path: str
 
     def data(self, variant: str, **kw: Any) -> RldsDataConfig:
-        if variant == "state":
-            return RldsDataConfig(path=self.state_path, **kw)
+        if variant == "state":  # cameras=None: no camera is decoded even if the dataset has one
+            return RldsDataConfig(path=self.state_path, cameras=None, **kw)
         camera = dict(state_keys=(f"steps/observation/{self.proprio}",), cameras=(self.camera,))
         if variant == "image":
             return RldsDataConfig(path=self.image_path, **kw, **camera, memory_mb=1024)

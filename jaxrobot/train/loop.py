@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import pathlib
 import queue
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +33,7 @@ from jaxrobot.train.metrics import MetricsWriter, Progress
 from jaxrobot.train.optimizer import lr_schedule, make_optimizer
 from jaxrobot.train.state import create_train_state, state_shardings
 from jaxrobot.train.step import make_jit_step, make_shard_map_step
+from jaxrobot.train.workdir_lock import WorkdirLock
 
 
 class TrainingDiverged(RuntimeError):
@@ -87,32 +90,52 @@ class _Prefetcher:
 
 
 class _Preemption:
-    """SIGTERM → save at the current step and exit cleanly.
+    """SIGTERM or Ctrl-C → save at the current step and exit cleanly; a second Ctrl-C aborts at once.
 
-    Multi-process: JAX's preemption sync point makes every process stop at the same step. Single
-    process: our own handler sets a flag checked after each step.
+    Multi-process: JAX's preemption sync point makes every process stop at the same step on SIGTERM (Ctrl-C
+    there keeps Python's default: each process aborts; the last verified checkpoint stays the resume point).
+    Single process: our own handlers set a flag checked after each step.
     """
 
-    def __init__(self):
+    def __init__(self, log: Callable[[str], None] = print):
         self.multi = jax.process_count() > 1
         self.flag = False
-        self._old = None
+        self.reason = ""
+        self._log = log
+        self._old: dict[int, Any] = {}
         if not self.multi and threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGTERM, self._handler)
+            self._old[signal.SIGTERM] = signal.signal(signal.SIGTERM, self._on_term)
+            self._old[signal.SIGINT] = signal.signal(signal.SIGINT, self._on_int)
 
-    def _handler(self, signum, frame):
-        self.flag = True
+    def _on_term(self, signum, frame):
+        self.flag, self.reason = True, self.reason or "SIGTERM"
+
+    def _on_int(self, signum, frame):
+        if self.flag and self.reason == "Ctrl-C":
+            # At once means no cleanup that could block (an async save in flight, the prefetch thread): the OS
+            # releases the workdir lock, and an unfinished checkpoint is never sealed, so it is never used.
+            sys.stderr.write("aborted (second Ctrl-C): not saving; resuming starts from the newest checkpoint "
+                             "that verifies\n")
+            sys.stderr.flush()
+            os._exit(130)
+        self.flag, self.reason = True, "Ctrl-C"
+        self._log("interrupted (Ctrl-C): saving a checkpoint after the current step; press Ctrl-C again to "
+                  "abort without saving")
 
     def reached(self, step: int) -> bool:
         if self.multi:
             from jax.experimental import multihost_utils
 
-            return multihost_utils.reached_preemption_sync_point(step)
+            if multihost_utils.reached_preemption_sync_point(step):
+                self.reason = "SIGTERM"
+                return True
+            return False
         return self.flag
 
     def close(self):
-        if self._old is not None:
-            signal.signal(signal.SIGTERM, self._old)
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old.clear()
 
 
 def _to_global(local: dict[str, np.ndarray], sharding) -> dict[str, jax.Array]:
@@ -144,10 +167,9 @@ def train(cfg: ExperimentConfig, workdir: str | pathlib.Path, *, steps: int | No
     tcfg = cfg.train
     workdir = pathlib.Path(workdir).absolute()
     is_main = jax.process_index() == 0
-    if is_main:
-        workdir.mkdir(parents=True, exist_ok=True)
-        (workdir / "config.json").write_text(config_lib.to_json(cfg))
 
+    # Everything that can refuse the run (config, mesh, data, model vs data) runs before anything is written
+    # to the workdir; then the workdir lock; then the resume checks; only then config.json and checkpoints.
     mesh = make_mesh(cfg.mesh)
     if tcfg.parallelism == "shard_map" and mesh.shape["fsdp"] != 1:
         raise config_lib.ConfigError("config field 'train.parallelism': shard_map needs mesh.fsdp=1 "
@@ -175,15 +197,68 @@ def train(cfg: ExperimentConfig, workdir: str | pathlib.Path, *, steps: int | No
     ema = tcfg.ema_decay > 0
     shardings, abstract = state_shardings(model, tx, example_global, mesh, cfg.mesh, ema)
 
+    lock = None
+    if is_main:
+        workdir.mkdir(parents=True, exist_ok=True)
+        lock = WorkdirLock(workdir).acquire()
+    try:
+        return _train_locked(cfg, workdir, model, tx, schedule, source, mesh, bsharding, example_global,
+                             shardings, abstract, progress=progress, log=log, evaluator=evaluator,
+                             async_checkpoints=async_checkpoints)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _resume_point(cfg: ExperimentConfig, workdir: pathlib.Path, log: Callable[[str], None]) -> int | None:
+    """The newest checkpoint that verifies (damaged newer ones are moved aside, saying so), after checking the
+    run may continue from it: a changed model is refused; every other changed field is logged by name."""
+    if jax.process_index() == 0:
+        step = ckpt_lib.latest_verified_step(workdir, log=log, quarantine=True)
+    else:
+        step = None
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        found = int(multihost_utils.broadcast_one_to_all(np.int32(-1 if step is None else step)))
+        step = None if found < 0 else found
+    if step is None:
+        return None
+    _, meta = ckpt_lib.read_meta(workdir, step, verify=False)  # verified just now
+    saved, new = meta["config"], config_lib.to_dict(cfg)
+    if saved["model"] != new["model"]:
+        changed = ", ".join(_config_changes(saved["model"], new["model"], "model")) or "model kind"
+        raise config_lib.ConfigError(
+            f"config field 'model': differs from the checkpoint in {workdir} (step {step}): {changed}; "
+            f"use a new --workdir or the same model config")
+    for line in _config_changes(saved, new):
+        log(f"resume: config changed since step {step}: {line}")
+    return step
+
+
+def _config_changes(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """``"a.b: old -> new"`` for every leaf that differs between two config dicts."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(old) | set(new), key=str):
+            if k == "kind" and old.get(k) != new.get(k):
+                return [f"{prefix or 'config'}: kind {old.get(k)!r} -> {new.get(k)!r}"]
+            key = f"{prefix}.{k}" if prefix else str(k)
+            out += _config_changes(old.get(k), new.get(k), key)
+        return out
+    return [] if old == new else [f"{prefix}: {old!r} -> {new!r}"]
+
+
+def _train_locked(cfg, workdir, model, tx, schedule, source, mesh, bsharding, example_global, shardings, abstract,
+                  *, progress, log, evaluator, async_checkpoints) -> TrainResult:
+    tcfg = cfg.train
+    is_main = jax.process_index() == 0
+    ema = tcfg.ema_decay > 0
+    resumed_from = _resume_point(cfg, workdir, log)
+    if is_main:
+        (workdir / "config.json").write_text(config_lib.to_json(cfg))
     ckpt = ckpt_lib.Checkpointer(workdir, keep=tcfg.keep_checkpoints, async_save=async_checkpoints)
-    resumed_from = ckpt.latest_step()
     if resumed_from is not None:
-        _, meta = ckpt_lib.read_meta(workdir, resumed_from)
-        saved_model = meta["config"]["model"]
-        if saved_model != config_lib.to_dict(cfg.model):
-            raise config_lib.ConfigError(
-                f"config field 'model': differs from the checkpoint in {workdir} (step {resumed_from}); "
-                f"use a new --workdir or the same model config")
         state, data_state, _ = ckpt.restore(resumed_from, ckpt_lib.abstract_with_shardings(abstract, shardings))
         source.set_state(data_state)
         log(f"resumed from {ckpt.directory / str(resumed_from)}")
@@ -210,7 +285,7 @@ def train(cfg: ExperimentConfig, workdir: str | pathlib.Path, *, steps: int | No
     step = int(jax.device_get(state.step))
     writer = MetricsWriter(workdir, enabled=is_main, resume_step=step)
     bar = Progress(tcfg.steps, step, tcfg.batch_size, enabled=progress and is_main)
-    preempt = _Preemption()
+    preempt = _Preemption(log)
     data_states: dict[int, dict] = {}
     pending: list[tuple[int, Any]] = []
     last_metrics: dict[str, float] = {}
@@ -278,7 +353,9 @@ def train(cfg: ExperimentConfig, workdir: str | pathlib.Path, *, steps: int | No
             if preempt.reached(step):
                 save(step)
                 preempted = True
-                log(f"preempted: saved checkpoint at step {step}")
+                ckpt.wait()
+                log(f"preempted: saved checkpoint at step {step} ({preempt.reason}); run the same command "
+                    f"to resume")
                 break
         flush()
         if saved_step != step:
@@ -299,5 +376,7 @@ def train(cfg: ExperimentConfig, workdir: str | pathlib.Path, *, steps: int | No
         summary = {"step": step, "loss": last_metrics.get("loss"), "steps_per_sec": round(sps, 2),
                    "samples_per_sec": round(xps, 1), "wall_s": round(wall, 1), "preempted": preempted,
                    "workdir": str(workdir)}
+        if getattr(source, "skipped_frames", 0):  # data.skip_bad: corrupt frames replaced, counted
+            summary["skipped_frames"] = int(source.skipped_frames)
         log("TRAIN_SUMMARY " + json.dumps(summary))
     return result

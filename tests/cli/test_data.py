@@ -141,3 +141,49 @@ def test_convert_sim_npz(tmp_path, cache):
 
     ep = open_rlds(path, "train").episode(1)
     assert bool(ep["episode_metadata/success"]) and ep["steps/language_instruction"][0] == b"pick the cube"
+
+
+def _short_failure(r) -> list[str]:
+    """The fixed interface of a failure on bad input: exit != 0 and != 3, <= 20 lines, no traceback."""
+    lines = (r.stdout + r.stderr).strip().splitlines()
+    assert r.returncode not in (0, 3), (r.returncode, r.stderr)
+    assert len(lines) <= 20 and "Traceback (most recent call last):" not in r.stdout + r.stderr, r.stderr
+    return lines
+
+
+def test_damaged_dataset_info_fails_naming_the_file(tmp_path, cache):
+    """dataset_info.json of random bytes (a raw UnicodeDecodeError before) or invalid JSON: one line naming it."""
+    bad = tmp_path / "bridge_dataset" / "1.0.0"
+    shutil.copytree(BRIDGE, bad)
+    random_bytes = np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes()
+    for content, cmd in ((random_bytes, "inspect"), (random_bytes, "stats"), (b'{"name": ', "inspect")):
+        (bad / "dataset_info.json").write_bytes(content)
+        lines = _short_failure(_jaxrobot("data", cmd, str(bad), env_cache=cache, check=False))
+        assert len(lines) == 1 and lines[0].startswith(f"error: {bad / 'dataset_info.json'}: "), lines
+
+
+def test_inspect_reports_declared_features_the_records_lack(tmp_path, cache):
+    """features.json declares steps/action, the shard's records do not hold it: inspect lists what the data
+    holds and flags the declared-but-missing feature (before: listed as if present)."""
+    from jaxrobot.data.rlds import write_rlds
+
+    full = {"steps/observation/state": {"shape": (None, 3), "dtype": "float32"},
+            "steps/action": {"shape": (None, 2), "dtype": "float32"}}
+    eps = [{"steps/observation/state": np.zeros((t, 3), np.float32), "steps/action": np.zeros((t, 2), np.float32)}
+           for t in (2, 3)]
+    path = write_rlds(str(tmp_path / "a"), "toy", eps, features=full, progress=False)
+    other = write_rlds(str(tmp_path / "b"), "toy", [{"steps/observation/state": e["steps/observation/state"]}
+                                                    for e in eps],
+                       features={"steps/observation/state": full["steps/observation/state"]}, progress=False)
+    shard = "toy-train.tfrecord-00000-of-00001"
+    shutil.copy(os.path.join(other, shard), os.path.join(path, shard))
+    info = json.loads(_jaxrobot("data", "inspect", path, "--json", env_cache=cache).stdout)
+    assert list(info["features"]) == ["steps/observation/state"]
+    assert info["missing_features"] == {"steps/action": {"records": 2, "of": 2, "shards": [shard],
+                                                         "shape": [None, 2], "dtype": "float32"}}
+    text = _jaxrobot("data", "inspect", path, env_cache=cache).stdout
+    (line,) = [ln for ln in text.splitlines() if "steps/action" in ln]
+    assert "MISSING from 2 of 2 records" in line and shard in line
+    lines = _short_failure(_jaxrobot("data", "stats", path, "--dataset", "jaxrobot_sim", env_cache=cache,
+                                     check=False))
+    assert "'steps/action' is missing" in lines[0] and shard in lines[0]

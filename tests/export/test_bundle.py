@@ -119,7 +119,8 @@ def test_cli_export_and_runtime_check(bc_workdir, tmp_path, capsys):
     meta = json.loads((out / "bundle.json").read_text())
     meta["files"]["examples.npz"] = hashlib.sha256((out / "examples.npz").read_bytes()).hexdigest()
     (out / "bundle.json").write_text(json.dumps(meta))
-    assert runtime_main(["check", str(out), "--json"]) == 1  # the numbers do not match either
+    # bundle.json no longer matches MANIFEST.json: skip verification to reach the numbers
+    assert runtime_main(["check", str(out), "--json", "--no-verify"]) == 1  # the numbers do not match either
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["bad_files"] == [] and not res["artifacts"]["onnx/policy.b1.onnx"]["ok"]
 

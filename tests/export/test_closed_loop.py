@@ -1,6 +1,7 @@
 """A runtime-driven policy (numpy + ONNX Runtime, no JAX in the policy) scores like the JAX policy in MJX.
 
-BC trained briefly on the 8-episode pick_cube test set, exported to ONNX, then evaluated closed loop twice
+BC trained briefly on the 8-episode pick_cube test set (from its front camera too, so the runtime's image path is
+driven: ``bc_pick_cube`` itself is state-only), exported to ONNX, then evaluated closed loop twice
 on the same seeded scenes: once through ``PolicyRunner`` (jax.jit), once through ``jaxrobot_runtime.Policy``.
 Actions agree to ~1e-6, so both runs must give the same successes and episode lengths within a step.
 """
@@ -22,7 +23,8 @@ def pick_bundle(tmp_path_factory):
     from jaxrobot.export.bundle import export_checkpoint
 
     root = tmp_path_factory.mktemp("pick")
-    workdir = train_small("bc_pick_cube", root / "run", 300, f"data.path={DATA}", "train.batch_size=64")
+    workdir = train_small("bc_pick_cube", root / "run", 300, f"data.path={DATA}", "train.batch_size=64",
+                          "data.cameras=front")
     bundle = root / "bundle"
     export_checkpoint(workdir, bundle, formats=("onnx",), precisions=("fp32",), log=lambda s: None)
     return workdir, bundle

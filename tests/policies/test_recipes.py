@@ -15,7 +15,7 @@ EVERY = {"state": 3, "image": 4}
 
 def test_act_variants_take_the_task_facts():
     state = act_recipe(DEMOS, "state", chunk=7, steps=STEPS, eval_every=EVERY)
-    assert (state.name, state.data.path, state.data.cameras) == ("act_push_t_state", "s", ())
+    assert (state.name, state.data.path, state.data.cameras) == ("act_push_t_state", "s", None)
     assert (state.model.action_dim, state.model.chunk_size, state.data.horizon) == (2, 7, 7)
     assert (state.train.steps, state.train.eval_every, state.train.eval_task) == (11, 3, "push_t")
     image = act_recipe(DEMOS, "image", chunk=7, steps=STEPS, eval_every=EVERY)

@@ -4,6 +4,9 @@
 - fp32: every element within ``1e-4 + 1e-5 * |ref|``;
 - fp16: the largest error within 5e-2 of the output scale ``max(max|ref|, 1)``;
 - int8: reported only (must be finite).
+
+Before any model runs, the bundle is verified against its ``MANIFEST.json`` (unless ``verify=False``); a
+bundle that fails verification is reported (``bad_files``, ``problems``) and none of its models are run.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from jaxrobot_runtime import backends
+from jaxrobot_runtime import backends, manifest
 from jaxrobot_runtime.bundle import Bundle
+from jaxrobot_runtime.errors import BundleIntegrityError
 
 FP32_ATOL, FP32_RTOL = 1e-4, 1e-5
 FP16_REL = 5e-2
@@ -37,13 +41,27 @@ def compare(ref: np.ndarray, out: np.ndarray, precision: str) -> dict[str, Any]:
     return res
 
 
+def _failed(problems: dict[str, str], error: str) -> dict[str, Any]:
+    return {"ok": False, "verified": True, "artifacts": {}, "bad_files": list(problems), "problems": problems,
+            "skipped": {}, "error": error}
+
+
 def check_bundle(bundle: Bundle | str, backends_wanted: list[str] | None = None,
-                 providers=None) -> dict[str, Any]:
-    """``{"ok": bool, "artifacts": {file: {...}}, "bad_files": [...], "skipped": {file: reason}}``."""
-    bundle = bundle if isinstance(bundle, Bundle) else Bundle(bundle)
+                 providers=None, verify: bool = True) -> dict[str, Any]:
+    """``{"ok": bool, "verified": bool, "artifacts": {file: {...}}, "bad_files": [...],
+    "problems": {file: what is wrong}, "skipped": {file: reason}}`` (plus ``"error"`` when verification
+    failed). ``verify=False`` skips the hashes (``verified`` is then False) and only compares outputs."""
+    if not isinstance(bundle, Bundle):
+        try:
+            bundle = Bundle(bundle, verify=verify)
+        except BundleIntegrityError as e:
+            return _failed(e.problems, str(e))
+    elif verify:
+        found = manifest.problems(bundle.path)
+        if found:
+            return _failed(found, str(BundleIntegrityError(str(bundle.path), found)))
     have = set(backends.available())
     wanted = set(backends_wanted) if backends_wanted else {"onnx", "tflite"}
-    bad_files = bundle.verify_files()
     results, skipped = {}, {}
     for rel, art in sorted(bundle.artifacts.items()):
         fmt = art["format"]
@@ -65,5 +83,6 @@ def check_bundle(bundle: Bundle | str, backends_wanted: list[str] | None = None,
                         "ok": all(r["ok"] for r in per), "gated": art["precision"] in ("fp32", "fp16"),
                         "max_abs_err": max(r["max_abs_err"] for r in per),
                         "max_rel_err": max(r["max_rel_err"] for r in per)}
-    ok = not bad_files and bool(results) and all(r["ok"] for r in results.values())
-    return {"ok": ok, "artifacts": results, "bad_files": bad_files, "skipped": skipped}
+    ok = bool(results) and all(r["ok"] for r in results.values())
+    return {"ok": ok, "verified": bool(verify), "artifacts": results, "bad_files": [], "problems": {},
+            "skipped": skipped}

@@ -3,12 +3,18 @@
     jaxrobot-runtime check BUNDLE [--backend onnx,tflite] [--json]
     jaxrobot-runtime trtexec BUNDLE [--function NAME] [--max-batch N] [--int8]
     jaxrobot-runtime loop BUNDLE --hz 50 --seconds 5 [--backend onnx] [--precision fp32]
+
+Every command verifies the bundle against its MANIFEST.json first (--no-verify skips it on a trusted robot).
+Exit status: 0 ok; 1 ``check`` failed (a file failed verification or an artifact missed its tolerance) or
+``loop`` missed too many deadlines; 2 any other error, printed as one ``error: ...`` line (the Python
+traceback only with --debug, anywhere on the line, or JAXROBOT_DEBUG=1); 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import time
@@ -18,16 +24,32 @@ import numpy as np
 from jaxrobot_runtime.bundle import Bundle, BundleError
 from jaxrobot_runtime.check import check_bundle
 
+MAX_PROBLEM_LINES = 10  # at most this many failing files are listed (the whole output stays short)
+
 
 def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
 def cmd_check(args) -> int:
-    res = check_bundle(Bundle(args.bundle), args.backend, providers=args.providers)
+    res = check_bundle(args.bundle, args.backend, providers=args.providers, verify=not args.no_verify)
+    if res.get("error"):  # failed verification: no model was run
+        if args.json:
+            print(json.dumps(res, sort_keys=True))
+        else:
+            problems = list(res["problems"].items())
+            for rel, why in problems[:MAX_PROBLEM_LINES]:
+                print(f"{rel:40s} {why}")
+            if len(problems) > MAX_PROBLEM_LINES:
+                print(f"... and {len(problems) - MAX_PROBLEM_LINES} more")
+            print("CHECK FAILED")
+        print(f"error: {res['error']}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(res, sort_keys=True))
     else:
+        if not res["verified"]:
+            print("file hashes not verified (--no-verify)")
         for rel, r in res["artifacts"].items():
             status = "ok" if r["ok"] else "MISMATCH"
             note = "" if r["gated"] else " (reported only)"
@@ -72,7 +94,7 @@ def trtexec_commands(bundle: Bundle, function: str | None = None, max_batch: int
 
 
 def cmd_trtexec(args) -> int:
-    bundle = Bundle(args.bundle)
+    bundle = Bundle(args.bundle, verify=not args.no_verify)
     if not any(a["format"] == "onnx" for a in bundle.artifacts.values()):
         print("error: the bundle has no ONNX graphs (export with --format onnx)", file=sys.stderr)
         return 2
@@ -139,7 +161,7 @@ def run_loop(bundle: Bundle, hz: float, seconds: float, backend: str = "onnx", p
 
 
 def cmd_loop(args) -> int:
-    res = run_loop(Bundle(args.bundle), args.hz, args.seconds, args.backend, args.precision,
+    res = run_loop(Bundle(args.bundle, verify=not args.no_verify), args.hz, args.seconds, args.backend, args.precision,
                    providers=args.providers, threads=args.threads, seed=args.seed)
     print(json.dumps(res))
     if args.max_miss_rate is not None and res["miss_rate"] > args.max_miss_rate:
@@ -150,26 +172,31 @@ def cmd_loop(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jaxrobot-runtime", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks of errors (anywhere on the line)")
     sub = parser.add_subparsers(dest="command", required=True)
+    bundle_args = argparse.ArgumentParser(add_help=False)
+    bundle_args.add_argument("bundle")
+    bundle_args.add_argument("--no-verify", action="store_true",
+                             help="skip checking the files against MANIFEST.json (a trusted, already checked bundle)")
     providers_help = "ONNX Runtime providers, comma list (e.g. TensorrtExecutionProvider,CPUExecutionProvider)"
 
-    p = sub.add_parser("check", help="every artifact vs the stored jax.jit outputs; exit 1 on mismatch")
-    p.add_argument("bundle")
+    p = sub.add_parser("check", parents=[bundle_args],
+                       help="verify the files, then every artifact vs the stored jax.jit outputs; exit 1 on failure")
     p.add_argument("--backend", type=_csv, default=None, help="comma list of onnx, tflite (default: all)")
     p.add_argument("--providers", type=_csv, default=None, help=providers_help)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("trtexec", help="print the trtexec commands that build TensorRT fp16 engines")
-    p.add_argument("bundle")
+    p = sub.add_parser("trtexec", parents=[bundle_args],
+                       help="print the trtexec commands that build TensorRT fp16 engines")
     p.add_argument("--function", default=None, help="only this function (default: all)")
     p.add_argument("--max-batch", type=int, default=None, help="dynamic-batch engine up to this batch")
     p.add_argument("--int8", action="store_true", help="also allow int8 kernels (needs calibration on device)")
     p.add_argument("--engine-dir", default=None, help="where to write engines (default BUNDLE/tensorrt)")
     p.set_defaults(func=cmd_trtexec)
 
-    p = sub.add_parser("loop", help="simulated control loop at a fixed rate, reporting missed deadlines")
-    p.add_argument("bundle")
+    p = sub.add_parser("loop", parents=[bundle_args],
+                       help="simulated control loop at a fixed rate, reporting missed deadlines")
     p.add_argument("--hz", type=float, default=50.0)
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--backend", default="onnx", choices=["onnx", "tflite"])
@@ -182,12 +209,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(e: BaseException, limit: int = 1000) -> str:
+    text = " ".join(str(e).split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("JAXROBOT_DEBUG", "") not in ("", "0")
+    args = build_parser().parse_args([a for a in argv if a != "--debug"])
     try:
         return int(args.func(args) or 0)
-    except BundleError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - every failure is one short message unless --debug
+        if debug:
+            raise
+        if isinstance(e, (BundleError, OSError)):  # a damaged or incomplete bundle, a file that cannot be read
+            print(f"error: {_one_line(e)}", file=sys.stderr)
+        else:
+            print(f"error: unexpected {type(e).__name__}: {_one_line(e)}\n"
+                  f"(run with --debug or JAXROBOT_DEBUG=1 for the Python traceback)", file=sys.stderr)
         return 2
 
 

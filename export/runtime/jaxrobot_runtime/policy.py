@@ -72,13 +72,15 @@ class Policy:
     fp16, int8 or int8_full). ``providers``: ONNX Runtime execution providers (e.g.
     ``["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]`` on a Jetson).
     ``noise``: Diffusion Policy's initial-noise source ``shape -> float32 array`` (default: a seeded numpy
-    Generator's standard normal).
+    Generator's standard normal). A bundle given as a path is opened with ``verify`` (default True: every
+    file checked against ``MANIFEST.json``, :class:`~jaxrobot_runtime.BundleIntegrityError` if one differs);
+    a :class:`Bundle` is used as opened (``load_bundle(path)`` verifies by default too).
     """
 
     def __init__(self, bundle: Bundle | str, backend: str = "onnx", precision: str = "fp32", *,
                  providers: Sequence[str] | None = None, threads: int | None = None, seed: int = 0,
-                 noise: NoiseFn | None = None):
-        self.bundle = bundle if isinstance(bundle, Bundle) else Bundle(bundle)
+                 noise: NoiseFn | None = None, verify: bool = True):
+        self.bundle = bundle if isinstance(bundle, Bundle) else Bundle(bundle, verify=verify)
         rt = self.bundle.runtime
         self.kind = rt["kind"]
         if self.kind not in ("chunk_policy", "diffusion_policy"):

@@ -128,7 +128,12 @@ def parse_features(content: dict, where: str = "features.json") -> Spec:
     if not isinstance(content, dict) or "featuresDict" not in content:
         raise DataError(f"{where}: not a TFDS FeaturesDict (no 'featuresDict' at the top level)")
     out: Spec = {}
-    _walk(content, "", False, out, where)
+    try:
+        _walk(content, "", False, out, where)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        if isinstance(e, DataError):
+            raise
+        raise DataError(f"{where}: malformed TFDS features ({type(e).__name__}: {e})") from e
     return out
 
 
@@ -278,6 +283,15 @@ def parse_dataset_info(content: dict, where: str = "dataset_info.json") -> Datas
     """Name, version, file format and splits (shard lengths, file names) of a ``dataset_info.json``."""
     if not isinstance(content, dict) or "name" not in content:
         raise DataError(f"{where}: not a TFDS dataset_info.json (no 'name')")
+    try:
+        return _parse_dataset_info(content, where)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        if isinstance(e, DataError):
+            raise
+        raise DataError(f"{where}: malformed TFDS dataset info ({type(e).__name__}: {e})") from e
+
+
+def _parse_dataset_info(content: dict, where: str) -> DatasetInfo:
     splits: dict[str, SplitInfo] = {}
     for s in content.get("splits", []):
         lengths = tuple(int(x) for x in s.get("shardLengths", []))
@@ -305,7 +319,16 @@ def dataset_info_json(info: DatasetInfo) -> dict:
     return out
 
 
-def load_json(text: str, where: str) -> dict:
+def load_json(text: str | bytes, where: str) -> dict:
+    """Parse the JSON metadata file ``where`` (text or its raw bytes); damage raises a DataError naming it."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise DataError(f"{where}: damaged or not a JSON file (byte {e.start} of {len(text)} is not "
+                            "UTF-8 text)") from None
+    if not text.strip():
+        raise DataError(f"{where}: empty file (an interrupted download or copy?)")
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:

@@ -130,10 +130,19 @@ def rename(src: str, dst: str, overwrite: bool = False) -> None:
         return
     # A folder cannot be renamed onto a non-empty one: move the old one aside first, so dst is never
     # missing for longer than between two renames and never half-written.
-    trash = os.path.join(os.path.dirname(dst), f".{os.path.basename(dst)}.old-{uuid.uuid4().hex[:8]}")
+    trash = os.path.join(os.path.dirname(dst), f".{os.path.basename(dst)}.old-{process_tag()}-{uuid.uuid4().hex[:8]}")
     os.rename(dst, trash)
     os.rename(src, dst)
     remove(trash)
+
+
+def process_tag() -> str:
+    """``<host>-<pid>`` of this process, for the names of temporary folders, so that a later writer can tell
+    the folders of dead processes (see :func:`jaxrobot.data.rlds.writer.remove_orphans`)."""
+    import re
+    import socket
+
+    return f"{re.sub(r'[^A-Za-z0-9_.]', '_', socket.gethostname()) or 'host'}-{os.getpid()}"
 
 
 def remove(path: str) -> None:

@@ -77,11 +77,17 @@ def decode_frames(frames: list[bytes], shape: tuple, size: tuple[int, int] | Non
     if not frames:
         h, w = size if size is not None else (shape[0] or 0, shape[1] or 0)
         return np.zeros((0, h, w, channels or 3), dtype=dtype)
-    first = decode_image(frames[0], channels, size, dtype)
+    def decode(t: int) -> np.ndarray:
+        try:
+            return decode_image(frames[t], channels, size, dtype)
+        except Exception as e:  # noqa: BLE001 - libjpeg-turbo and PIL raise many types for bad data
+            raise ValueError(f"step {t}: {type(e).__name__}: {e}") from e
+
+    first = decode(0)
     out = np.empty((len(frames),) + first.shape, dtype=first.dtype)
     out[0] = first
     for t in range(1, len(frames)):
-        img = decode_image(frames[t], channels, size, dtype)
+        img = decode(t)
         if img.shape != first.shape:
             raise ValueError(f"frame {t} is {img.shape}, frame 0 is {first.shape}")
         out[t] = img

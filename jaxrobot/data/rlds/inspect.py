@@ -32,17 +32,28 @@ def inspect(path: str, split: str | None = None, *, instruction_episodes: int = 
     """JSON-able summary of a dataset folder (the folder holding dataset_info.json).
 
     Returns ``{"name", "version", "path", "splits": {S: {"episodes", "steps"}}, "episodes", "steps",
-    "features": {key: {"shape": [...], "dtype", "encoding"}}, "instructions": [...], "instruction_key"}``,
-    where per-step shapes lead with ``None`` (the episode length) and ``instructions`` are up to 8 distinct
-    instructions from the first ``instruction_episodes`` episodes. Counting steps parses every episode once
-    (no image decoding); the result is cached per shard in the user cache folder.
+    "features": {key: {"shape": [...], "dtype", "encoding"}}, "missing_features": {key: {"records", "of",
+    "shards", "shape", "dtype"}}, "instructions": [...], "instruction_key"}``, where per-step shapes lead with
+    ``None`` (the episode length) and ``instructions`` are up to 8 distinct instructions from the first
+    ``instruction_episodes`` episodes. ``features`` lists what the records hold; a feature that
+    ``features.json`` declares but some records lack is in ``missing_features`` instead (with how many of
+    the records lack it and in which shards), since reading those episodes fails. Counting steps parses
+    every episode once (no image decoding); the result is cached per shard in the user cache folder.
     """
     ds = RldsDataset(path, split)
     splits = {}
+    missing: dict[str, dict[str, Any]] = {}
     for s in ds._splits:
-        lengths = RldsDataset(path, s).episode_lengths()
+        part = RldsDataset(path, s)
+        lengths = part.episode_lengths()
         splits[s] = {"episodes": int(len(lengths)), "steps": int(lengths.sum())}
-    keys = _instruction_keys(ds)
+        for key, m in part.missing_features().items():
+            entry = missing.setdefault(key, {"records": 0, "of": 0, "shards": []})
+            entry["records"] += m["records"]
+            entry["shards"] += m["shards"]
+    for m in missing.values():
+        m["of"] = sum(v["episodes"] for v in splits.values())
+    keys = [k for k in _instruction_keys(ds) if k not in missing]
     instructions: list[str] = []
     if keys:
         texts = RldsDataset(path, split, keys=keys[:1])
@@ -61,7 +72,9 @@ def inspect(path: str, split: str | None = None, *, instruction_episodes: int = 
         "episodes": sum(s["episodes"] for s in splits.values()),
         "steps": sum(s["steps"] for s in splits.values()),
         "features": {k: {"shape": list(v["shape"]), "dtype": v["dtype"], "encoding": v["encoding"]}
-                     for k, v in ds.feature_spec().items()},
+                     for k, v in ds.feature_spec().items() if k not in missing},
+        "missing_features": {k: {**m, "shape": list(ds.feature_spec()[k]["shape"]),
+                                 "dtype": ds.feature_spec()[k]["dtype"]} for k, m in sorted(missing.items())},
         "instruction_key": keys[0] if keys else None,
         "instructions": instructions,
     }

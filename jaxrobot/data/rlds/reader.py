@@ -91,6 +91,15 @@ def check_dataset_dir(path: str) -> None:
                     "<data_dir>/<name>/<version>/ that holds dataset_info.json, features.json and the shards")
 
 
+def _read_json(path: str) -> Any:
+    """A metadata file's JSON; unreadable, non-UTF-8 or invalid JSON raises a DataError naming the file."""
+    try:
+        data = fs.read_bytes(path)
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from e
+    return load_json(data, path)
+
+
 def _resolve_splits(info: DatasetInfo, split: str | None, path: str) -> list[str]:
     if split is None:
         return list(info.splits)
@@ -129,12 +138,12 @@ class RldsDataset:
         self.path = path
         check_dataset_dir(path)
         info_path = fs.join(path, "dataset_info.json")
-        self._info = parse_dataset_info(load_json(fs.read_text(info_path), info_path), info_path)
+        self._info = parse_dataset_info(_read_json(info_path), info_path)
         feat_path = fs.join(path, "features.json")
         if not fs.exists(feat_path):
             raise DataError(f"{feat_path}: missing; a TFDS dataset folder needs features.json beside "
                             "dataset_info.json (written by tfds >= 4.0)")
-        self._spec = parse_features(load_json(fs.read_text(feat_path), feat_path), feat_path)
+        self._spec = parse_features(_read_json(feat_path), feat_path)
         if backend not in ("auto", "numpy", "tf"):
             raise DataError(f"backend must be 'auto', 'numpy' or 'tf', got {backend!r}")
         if backend == "auto":
@@ -172,6 +181,7 @@ class RldsDataset:
         self._starts = np.cumsum([0] + [sh.num_episodes for sh in self._shards])
         self._lock = threading.Lock()
         self._lengths: np.ndarray | None = None
+        self._missing: dict[str, dict[str, int]] | None = None  # shard -> declared key -> records lacking it
         self._tf_reader = None
 
     # ------------------------------------------------------------------------------------------ metadata
@@ -253,9 +263,12 @@ class RldsDataset:
             return None
         try:
             with open(f) as fh:
-                return json.load(fh)
-        except (OSError, ValueError):
+                content = json.load(fh)
+        except (OSError, ValueError):  # a damaged cache entry is rebuilt
             return None
+        ok = isinstance(content, dict) and isinstance(content.get("offsets"), list) and isinstance(
+            content.get("lengths"), list)
+        return content if ok else None
 
     def _store_cached(self, sh: _Shard, content: dict) -> None:
         f = self._cache_file(sh)
@@ -418,22 +431,29 @@ class RldsDataset:
                                 f"{sh.num_episodes} (shard and metadata disagree)")
 
     def episode_lengths(self) -> np.ndarray:
-        """Steps per episode (int64 [len(self)]), parsed once without decoding images and then cached."""
+        """Steps per episode (int64 [len(self)]), parsed once without decoding images and then cached.
+
+        The same pass notes which features ``features.json`` declares that records lack
+        (:meth:`missing_features`).
+        """
         if self._lengths is not None:
             return self._lengths
         if self._info.file_format != "tfrecord":
             self._lengths = self._tf().episode_lengths()
             return self._lengths
         lengths = []
+        missing: dict[str, dict[str, int]] = {}
         for s, sh in enumerate(self._shards):
             self._shard_index(s)
             cached = self._load_cached(sh)
-            if cached is not None and "episode_lengths" in cached:
+            if cached is not None and "episode_lengths" in cached and isinstance(cached.get("missing"), dict):
                 lengths.append(np.asarray(cached["episode_lengths"], dtype=np.int64))
+                missing[sh.name] = {str(k): int(v) for k, v in cached["missing"].items()}
                 continue
             idx = sh.index
             assert idx is not None and sh.file is not None
             ls = np.zeros(len(idx), dtype=np.int64)
+            absent: dict[str, int] = {}
             for r in range(len(idx)):
                 data = tfrecord.read_record(sh.file, int(idx.offsets[r]), length=int(idx.lengths[r]), number=r,
                                             check_crc=self.check_crc)
@@ -443,11 +463,32 @@ class RldsDataset:
                 except ProtoError as e:
                     raise DataError(f"{where}: {e}") from e
                 ls[r] = self._episode_length(raw, where)
+                for key in self._spec:
+                    if key not in raw:
+                        absent[key] = absent.get(key, 0) + 1
             lengths.append(ls)
+            missing[sh.name] = absent
             self._store_cached(sh, {"offsets": idx.offsets.tolist(), "lengths": idx.lengths.tolist(),
-                                    "episode_lengths": ls.tolist()})
+                                    "episode_lengths": ls.tolist(), "missing": absent})
+        self._missing = missing
         self._lengths = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
         return self._lengths
+
+    def missing_features(self) -> dict[str, dict[str, Any]]:
+        """Features that ``features.json`` declares but records of the selected splits lack:
+        ``{key: {"records": how many lack it, "of": records read, "shards": [file names]}}`` (``{}`` when every
+        record holds every declared feature). Reading such an episode fails; this says so up front.
+
+        Computed with :meth:`episode_lengths` (one parse of every record, cached); tfrecord shards only.
+        """
+        self.episode_lengths()
+        out: dict[str, dict[str, Any]] = {}
+        for shard, absent in (self._missing or {}).items():
+            for key, n in absent.items():
+                entry = out.setdefault(key, {"records": 0, "of": len(self), "shards": []})
+                entry["records"] += n
+                entry["shards"].append(shard)
+        return out
 
     def _tf(self):
         if self._tf_reader is None:

@@ -7,9 +7,13 @@ written without TensorFlow (records, framing and metadata by hand; JPEG with sim
 simulation's data collection light, and it is tested to read back unchanged through
 ``tfds.builder_from_directory(path).as_dataset(split=...)``.
 
-Atomic: everything goes into a hidden temporary sibling ``<out_dir>/<name>/.<version>.incomplete-<id>``
-(``dataset_info.json`` last) that is renamed to ``<version>`` only when all episodes are written, and is
-deleted if writing fails. A crash never leaves a folder that looks like a complete dataset.
+Atomic: everything goes into a hidden temporary sibling
+``<out_dir>/<name>/.<version>.incomplete-<host>-<pid>-<id>`` (``dataset_info.json`` last) that is renamed to
+``<version>`` only when all episodes are written, and is deleted if writing fails. A crash never leaves a
+folder that looks like a complete dataset. A writer killed outright (``kill -9``, power loss) cannot delete
+its folder; the next :func:`write_rlds` to the same ``<name>/<version>`` removes the temporary folders whose
+writer is dead (same host, no process with that PID). Folders of other hosts, of live writers, and of older
+jaxrobot versions (no host and PID in the name) are left alone.
 """
 
 from __future__ import annotations
@@ -125,6 +129,44 @@ def _encode_episode(ep: Mapping[str, Any], spec: dict[str, Feature], where: str,
     return serialize_example(out)
 
 
+# Temporary folders of a write (``incomplete``) and of an overwrite's old copy (``old``, fs.rename).
+_TEMP_RE = re.compile(r"^\.(?P<version>.+)\.(?:incomplete|old)-(?P<host>.+)-(?P<pid>\d+)-(?P<id>[0-9a-f]{8})$")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists (another user's) or cannot tell: keep
+    return True
+
+
+def remove_orphans(name_dir: str, version: str) -> list[str]:
+    """Delete the ``.<version>.incomplete-<host>-<pid>-<id>`` (and ``.<version>.old-...``) folders in
+    ``name_dir`` that writers on this host left when they died; returns the removed paths. A PID reused by an
+    unrelated process keeps its folder (the safe side)."""
+    try:
+        names = fs.listdir(name_dir)
+    except OSError:
+        return []
+    host, removed = fs.process_tag().rsplit("-", 1)[0], []
+    for n in names:
+        m = _TEMP_RE.match(n.rstrip("/"))
+        if not m or m["version"] != version or m["host"] != host or _pid_alive(int(m["pid"])):
+            continue
+        path = fs.join(name_dir, n.rstrip("/"))
+        try:
+            fs.remove(path)
+        except OSError:
+            continue  # e.g. removed meanwhile by another writer's clean-up
+        removed.append(path)
+    return removed
+
+
 class _SplitWriter:
     """Streams one split's episodes into shards with temporary names (the count is known only at the end)."""
 
@@ -213,7 +255,8 @@ def write_rlds(out_dir: str, name: str, episodes: Iterable[dict] | Mapping[str, 
         raise DataError(f"{target}: already exists; pass overwrite=True to replace it")
     created_name_dir = not fs.exists(name_dir)
     fs.makedirs(name_dir)
-    tmp = fs.join(name_dir, f".{version}.incomplete-{uuid.uuid4().hex[:8]}")
+    remove_orphans(name_dir, version)
+    tmp = fs.join(name_dir, f".{version}.incomplete-{fs.process_tag()}-{uuid.uuid4().hex[:8]}")
     fs.makedirs(tmp)
     writers: list[_SplitWriter] = []
     try:

@@ -104,6 +104,11 @@ class MixtureSource(PrefetchingSource):
         out["dataset_index"] = ds.astype(np.int32)
         return out
 
+    @property
+    def skipped_frames(self) -> int:
+        """Corrupt frames skipped so far over all datasets (``skip_bad``)."""
+        return sum(len(r.bad_frames) for r in self.readers)
+
     def stats(self) -> dict[str, Any]:
         """Per-dataset statistics keyed by dataset name (``name#i`` where a name repeats)."""
         names = collections.Counter(r.entry.name for r in self.readers)

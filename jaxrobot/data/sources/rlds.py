@@ -25,6 +25,7 @@ import concurrent.futures as futures
 import dataclasses
 import math
 import os
+import sys
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -33,6 +34,7 @@ from jaxrobot.config import Config, require, to_dict
 from jaxrobot.data import normalize as norm
 from jaxrobot.data.base import Batch, DataError, DataSource
 from jaxrobot.data.datasets import DatasetEntry, get_entry
+from jaxrobot.data.rlds import fs
 from jaxrobot.data.rlds.reader import RldsDataset
 from jaxrobot.data.sampler import IndexSampler, StepIndex
 from jaxrobot.data.sources.cache import ByteLRU, episode_nbytes
@@ -40,6 +42,10 @@ from jaxrobot.data.sources.prefetch import PrefetchingSource
 from jaxrobot.data.standardize import camera_keys, standardize
 from jaxrobot.data.transforms import center_crop, color_jitter, decode_image, random_crop, resize
 from jaxrobot.data.windows import window_indices
+
+_MAX_REDRAWS = 16  # skip_bad: draws of a replacement step for an example that needs a corrupt frame
+_REDRAW_SALT = 0x5B1D  # keeps the replacement draws apart from the augmentation draws of the same position
+_MAX_WARNINGS = 10  # skip_bad: corrupt frames reported one line each; later ones are only counted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,11 +60,13 @@ class RldsDataConfig(Config):
       horizon: action chunk length (padded by repeating the last action, masked False).
       image_size: (H, W) of every camera in the batch; ``None`` = the stored size of the first camera.
       cameras: standard camera names to emit (``observation/image_<cam>``); ``()`` = the entry's cameras
-        that exist in the data. Names the dataset lacks are black frames.
+        that exist in the data; ``None`` = no camera at all (a state-only policy: no frame is read into the
+        caches or decoded, whatever cameras the dataset has). Names the dataset lacks are black frames.
       normalization: applied to action and state: ``mean_std``, ``min_max`` (to [-1, 1]) or ``none``.
       memory_mb: bound on the episode + decoded-frame caches.
       workers: decode threads; prefetch: batches built ahead.
-      skip_bad: skip (and count) episodes with NaN/Inf, wrong shapes or no steps instead of failing.
+      skip_bad: skip (and count) episodes with NaN/Inf, wrong shapes or no steps, and frames that do not
+        decode (one warning line each; the example is redrawn), instead of failing naming file and episode.
       shuffle: global shuffle (else sequential order).
       language_embedding: emit ``language_embedding`` [B, D] (entry must have one).
       random_crop: side fraction kept by a random crop (Diffusion Policy uses 84/96 = 0.875); frames are
@@ -79,7 +87,7 @@ class RldsDataConfig(Config):
     n_obs_steps: int = 1
     horizon: int = 1
     image_size: tuple[int, int] | None = None
-    cameras: tuple[str, ...] = ()
+    cameras: tuple[str, ...] | None = ()
     normalization: Literal["mean_std", "min_max", "none"] = "mean_std"
     memory_mb: int = 512
     workers: int = 2
@@ -204,8 +212,12 @@ class DatasetReader:
         self.index = StepIndex(info["lengths"])
         available = [c for c, k in camera_keys(self.entry, self.ds.feature_spec().keys()) if k is not None]
         self.camera_map = dict(camera_keys(self.entry, self.ds.feature_spec().keys()))
-        self.cameras = list(cameras if cameras is not None else (cfg.cameras or available))
+        if cameras is not None:
+            self.cameras = list(cameras)
+        else:
+            self.cameras = [] if cfg.cameras is None else list(cfg.cameras or available)
         self.seed = seed
+        self.bad_frames: dict[tuple[int, str, int], str] = {}  # (episode k, camera, step) -> why (skip_bad)
         budget = memory_bytes if memory_bytes is not None else cfg.memory_mb << 20
         self._episodes = ByteLRU(budget // 2)
         self._frames = ByteLRU(budget - budget // 2)
@@ -222,12 +234,34 @@ class DatasetReader:
             int(math.ceil(s / crop)) for s in self.image_size)
 
     def _native_size(self, ep) -> tuple[int, int]:
+        """The stored size of the first camera's frames in the first good episode (its first decodable frame
+        with ``skip_bad``)."""
         for cam in self.cameras:
             frames = ep["images"].get(cam)
-            if frames is not None and len(frames):
-                f = frames[0]
-                return tuple(decode_image(f, bgr=ep["bgr"]).shape[:2]) if frames.dtype == object else f.shape[:2]
+            if frames is None or not len(frames):
+                continue
+            if frames.dtype != object:
+                return frames.shape[1:3]
+            first_error = None
+            for t, f in enumerate(frames):
+                try:
+                    return tuple(decode_image(f, bgr=ep["bgr"]).shape[:2])
+                except DataError as e:
+                    e = DataError(f"{self.frame_location(0, cam, t)}: {e}")
+                    if not self.cfg.skip_bad:
+                        raise e from None
+                    first_error = first_error or e
+            raise DataError(f"no frame of camera {cam!r} in the first episode decodes; first: {first_error}")
         return (64, 64)
+
+    def frame_location(self, k: int, cam: str, t: int) -> str:
+        """Where frame ``t`` of camera ``cam`` of good episode ``k`` is stored: shard file, record, episode,
+        feature and step (in the record, before ``drop_first_step``)."""
+        i = int(self.good[k])
+        shard, record = self.ds.locate(i)
+        step = t + (1 if self.entry.drop_first_step else 0)
+        return (f"{fs.join(self.ds.path, shard)}: record {record} (episode {i}), "
+                f"feature {self.camera_map.get(cam, cam)!r} step {step}")
 
     @property
     def total_steps(self) -> int:
@@ -242,6 +276,8 @@ class DatasetReader:
         if ep is None:
             i = int(self.good[k])
             ep = standardize(self.ds.episode(i), self.entry, episode_id=i)
+            if not self.cameras:  # a state-only reader never looks at a frame: do not keep them
+                ep["images"] = {}
             self._episodes.put(k, ep, episode_nbytes(ep))
         return ep
 
@@ -264,7 +300,28 @@ class DatasetReader:
 
         Episodes missing from the cache are read, and frames missing from the frame cache decoded, in
         parallel on ``pool``; each distinct frame is decoded once per batch.
+
+        A frame that does not decode raises a :class:`DataError` naming its shard file, record, episode,
+        feature and step. With ``skip_bad`` it is recorded in :attr:`bad_frames` instead (a one-line warning
+        on stderr for each of the first few) and every example whose window needs it is replaced by another
+        step drawn from ``(seed, position)``, so batches stay a pure function of their position.
         """
+        rows, positions, flat_steps = np.asarray(rows), np.asarray(positions), np.asarray(flat_steps)
+        for attempt in range(_MAX_REDRAWS + 1):
+            bad_rows = self._fill(flat_steps, positions, out, rows, pool)
+            if not bad_rows:
+                return
+            sel = np.isin(rows, sorted(bad_rows))
+            rows, positions = rows[sel], positions[sel]
+            flat_steps = np.array([np.random.default_rng([self.seed, int(p), _REDRAW_SALT, attempt])
+                                   .integers(self.index.total) for p in positions], np.int64)
+        raise DataError(f"{self.cfg.path}: {len(self.bad_frames)} corrupt frame(s) skipped, and still no "
+                        f"decodable window after {_MAX_REDRAWS} draws; first: "
+                        f"{self.frame_location(*next(iter(self.bad_frames)))}")
+
+    def _fill(self, flat_steps: np.ndarray, positions: np.ndarray, out: dict[str, np.ndarray], rows: np.ndarray,
+              pool: futures.Executor | None) -> set[int]:
+        """One pass of :meth:`fill`; returns the rows left unfilled because a frame is corrupt (skip_bad)."""
         cfg = self.cfg
         run = pool.map if pool is not None else map
         ks, ts = self.index.locate(flat_steps)
@@ -291,7 +348,11 @@ class DatasetReader:
                         wanted[(int(k), cam, int(j))] = None
         frames = {}
         missing = []
+        failed = {}
         for key in wanted:
+            if key in self.bad_frames:
+                failed[key] = self.bad_frames[key]
+                continue
             img = self._frames.get(key)
             if img is None:
                 missing.append(key)
@@ -302,13 +363,35 @@ class DatasetReader:
             chunks = [missing[i::n_chunks] for i in range(n_chunks)]
 
             def decode_chunk(chunk):
-                return [(key, self._decode(eps[key[0]], key)) for key in chunk]
+                done = []
+                for key in chunk:
+                    try:
+                        done.append((key, self._decode(eps[key[0]], key), None))
+                    except DataError as e:
+                        done.append((key, None, str(e)))
+                return done
 
+            new_failures = []
             for part in run(decode_chunk, chunks):
-                frames.update(part)
+                for key, img, why in part:
+                    if why is None:
+                        frames[key] = img
+                    else:
+                        new_failures.append((key, why))
+            if new_failures and not cfg.skip_bad:
+                key, why = min(new_failures)
+                raise DataError(f"{self.frame_location(*key)}: {why} (set data.skip_bad=true to skip corrupt "
+                                "frames)")
+            for key, why in sorted(new_failures):
+                self._record_bad_frame(key, why)
+                failed[key] = why
+        bad_rows = {int(row) for row, k, oi in plan
+                    if failed and any((k, cam, int(j)) in failed for cam in self.cameras for j in oi)}
         blank = np.zeros((*self.load_size, 3), np.uint8)
         crop = self.load_size != self.image_size
         for (row, k, oi), pos in zip(plan, positions, strict=True):
+            if int(row) in bad_rows:
+                continue
             rng = np.random.default_rng([self.seed, int(pos)]) if (crop or cfg.color_jitter) else None
             for cam in self.cameras:
                 dst = out[f"observation/image_{cam}"]
@@ -324,6 +407,15 @@ class DatasetReader:
                     img = color_jitter(img, rng, brightness=cfg.color_jitter, contrast=cfg.color_jitter,
                                        saturation=cfg.color_jitter)
                 dst[row] = img
+        return bad_rows
+
+    def _record_bad_frame(self, key: tuple[int, str, int], why: str) -> None:
+        self.bad_frames[key] = why
+        n = len(self.bad_frames)
+        if n <= _MAX_WARNINGS:
+            more = " (further corrupt frames are skipped and counted silently)" if n == _MAX_WARNINGS else ""
+            print(f"warning: skip_bad: skipping corrupt frame #{n}: {self.frame_location(*key)}: {why}{more}",
+                  file=sys.stderr, flush=True)
 
     def _decode(self, ep: dict[str, Any], key: tuple[int, str, int]) -> np.ndarray:
         _, cam, t = key
@@ -334,8 +426,9 @@ class DatasetReader:
         return img
 
     def cache_info(self) -> dict[str, int]:
-        return {"episode_bytes": self._episodes.size, "episodes": len(self._episodes),
-                "frame_bytes": self._frames.size, "frames": len(self._frames),
+        """Cache sizes and hit counts, and ``bad_frames``: corrupt frames skipped so far (``skip_bad``)."""
+        return {"bad_frames": len(self.bad_frames), "episode_bytes": self._episodes.size,
+                "episodes": len(self._episodes), "frame_bytes": self._frames.size, "frames": len(self._frames),
                 "frame_hits": self._frames.hits, "frame_misses": self._frames.misses}
 
 
@@ -364,6 +457,11 @@ class RldsSource(PrefetchingSource):
 
     def stats(self) -> dict[str, Any]:
         return {"mode": self.cfg.normalization, **self.reader.stats()}
+
+    @property
+    def skipped_frames(self) -> int:
+        """Corrupt frames skipped so far (``skip_bad``); not part of :meth:`stats`, which checkpoints keep."""
+        return len(self.reader.bad_frames)
 
     def spec(self) -> dict[str, Any]:
         r = self.reader

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
+import shutil
 import subprocess
 import sys
 
@@ -263,3 +265,56 @@ def test_array_record_reads_through_tfds_data_sources(tmp_path):
                     assert a[k].tolist() == b[k].tolist(), k
                 else:
                     assert np.array_equal(a[k], b[k]), k
+
+
+@pytest.mark.parametrize("name", ["dataset_info.json", "features.json"])
+@pytest.mark.parametrize("content, reason", [
+    (bytes(range(256)) * 4, "not UTF-8"),  # random bytes: was a raw UnicodeDecodeError
+    (b"", "empty file"),
+    (b'{"name": "bridge_dataset", ', "invalid JSON"),
+    (b'{"name": "x", "splits": [1], "featuresDict": {"features": {"a": 3}}}', "malformed TFDS"),
+])
+def test_damaged_metadata_names_the_file(bridge_copy, name, content, reason):
+    """Every metadata file the reader parses fails as a DataError naming the file, whatever the damage."""
+    (bridge_copy / name).write_bytes(content)
+    with pytest.raises(DataError, match=rf"{re.escape(str(bridge_copy / name))}: .*{reason}"):
+        RldsDataset(str(bridge_copy))
+
+
+def test_declared_features_that_records_lack_are_reported(tmp_path):
+    """features.json declares steps/action but the shard's records do not hold it: missing_features() says
+    so (it is counted in the pass that counts steps), and reading an episode fails naming the record."""
+    from jaxrobot.data.rlds import write_rlds
+
+    full = {"steps/observation/state": {"shape": (None, 3), "dtype": "float32"},
+            "steps/action": {"shape": (None, 2), "dtype": "float32"}}
+    part = {"steps/observation/state": full["steps/observation/state"]}
+    eps = [{"steps/observation/state": np.zeros((t, 3), np.float32), "steps/action": np.zeros((t, 2), np.float32)}
+           for t in (2, 3)]
+    path = write_rlds(str(tmp_path / "a"), "toy", eps, features=full, progress=False)
+    ok = RldsDataset(path)
+    assert ok.missing_features() == {}
+    other = write_rlds(str(tmp_path / "b"), "toy", [{k: e[k] for k in part} for e in eps], features=part,
+                       progress=False)
+    shard = "toy-train.tfrecord-00000-of-00001"
+    shutil.copy(os.path.join(other, shard), os.path.join(path, shard))
+    for _ in range(2):  # computed, then from the index cache
+        ds = RldsDataset(path)
+        assert ds.missing_features() == {"steps/action": {"records": 2, "of": 2, "shards": [shard]}}
+        assert ds.episode_lengths().tolist() == [2, 3]
+    with pytest.raises(DataError, match=rf"{shard}: record 0 .*'steps/action' is missing"):
+        ds.episode(0)
+
+
+def test_corrupt_jpeg_names_record_feature_and_step(tmp_path):
+    from jaxrobot.data.rlds import write_rlds
+
+    feats = {"steps/image": {"shape": (None, 8, 8, 3), "dtype": "uint8", "encoding": "jpeg"},
+             "steps/action": {"shape": (None, 1), "dtype": "float32"}}
+    frames = [np.zeros((8, 8, 3), np.uint8), b"\xff\xd8" + bytes(50), np.zeros((8, 8, 3), np.uint8)]
+    path = write_rlds(str(tmp_path), "toy", [{"steps/image": frames, "steps/action": np.zeros((3, 1), np.float32)}],
+                      features=feats, progress=False)
+    with pytest.raises(DataError, match=r"toy-train.tfrecord-00000-of-00001: record 0 \(episode 0\): cannot decode "
+                                        r"image 'steps/image': step 1: "):
+        RldsDataset(path).episode(0)
+    assert RldsDataset(path, decode_images=False).episode(0)["steps/image"][1] == frames[1]

@@ -165,3 +165,59 @@ def test_per_step_shapes_without_leading_none(tmp_path):
     assert ds.feature_spec()["steps/observation/image"] == {"shape": (None, 8, 8, 3), "dtype": "uint8",
                                                             "encoding": "jpeg"}
     assert ds.episode(0)["steps/action"].shape == (4, 2)
+
+
+def _dead_pid() -> int:
+    """The PID of a process that has exited (and been reaped)."""
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_orphans_of_dead_writers_are_removed_on_the_next_write(tmp_path):
+    """A writer killed outright leaves ``.<version>.incomplete-<host>-<pid>-<id>``; the next write to the same
+    dataset removes those whose PID is dead on this host, and keeps live writers', other hosts', other
+    versions' and old-style (no PID) folders."""
+    import subprocess
+
+    from jaxrobot.data.rlds import fs
+
+    host = fs.process_tag().rsplit("-", 1)[0]
+    toy = tmp_path / "toy"
+    dead = [toy / f".1.0.0.incomplete-{host}-{_dead_pid()}-0123abcd",
+            toy / f".1.0.0.old-{host}-{_dead_pid()}-89abcdef"]
+    live = subprocess.Popen(["sleep", "60"])
+    try:
+        keep = [toy / f".1.0.0.incomplete-{host}-{live.pid}-00000000",
+                toy / f".1.0.0.incomplete-{host}-{os.getpid()}-11111111",
+                toy / f".1.0.0.incomplete-another-host-{_dead_pid()}-22222222",
+                toy / f".2.0.0.incomplete-{host}-{_dead_pid()}-33333333",
+                toy / ".1.0.0.incomplete-44444444"]
+        for d in dead + keep:
+            d.mkdir(parents=True)
+            (d / ".train.shard00000.tmp").write_bytes(b"half a shard")
+        path = write_rlds(str(tmp_path), "toy", _episodes(1), features=FEATURES, progress=False)
+        assert len(RldsDataset(path)) == 1
+        assert not any(d.exists() for d in dead)
+        assert all(d.exists() for d in keep)
+        assert sorted(os.listdir(toy)) == sorted(["1.0.0"] + [d.name for d in keep])
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_temporary_folder_names_its_writer(tmp_path, monkeypatch):
+    """While a write runs, its temporary folder carries this host and PID (what the clean-up relies on)."""
+    from jaxrobot.data.rlds import fs
+
+    seen = []
+
+    def eps():
+        seen.extend(os.listdir(tmp_path / "toy"))
+        yield from _episodes(1)
+
+    write_rlds(str(tmp_path), "toy", eps(), features=FEATURES, progress=False)
+    (name,) = seen
+    assert name.startswith(f".1.0.0.incomplete-{fs.process_tag()}-")

@@ -210,3 +210,126 @@ def test_array_record_and_the_tfds_fallback_give_the_same_batches(tmp_path, monk
         for x, y in zip(batches, want[0], strict=True):
             _same(x, y)
         assert stats == want[1] and spec == want[2]
+
+
+# ---------------------------------------------------------------- corrupt frames, state-only sources
+
+_CORRUPT = b"\xff\xd8" + bytes(range(100))  # a JPEG header and garbage: libjpeg-turbo refuses it
+_SHARD = "jaxrobot_sim-train.tfrecord-00000-of-00001"
+
+
+def _write_with_corrupt_frame(root, bad=(1, 2), n=4, t_len=6) -> str:
+    """jaxrobot_sim episodes (4-D state, 2-D action, one 16x16 camera) whose frame ``bad`` = (episode, step)
+    holds undecodable JPEG bytes; every other frame is one flat grey level, 40 * episode + 5 * step."""
+    from jaxrobot.data.rlds import write_rlds
+
+    feats = {"steps/observation/state": {"shape": (None, 4), "dtype": "float32"},
+             "steps/observation/image_front": {"shape": (None, 16, 16, 3), "dtype": "uint8", "encoding": "jpeg"},
+             "steps/action": {"shape": (None, 2), "dtype": "float32"}}
+    rng = np.random.default_rng(0)
+    eps = []
+    for i in range(n):
+        frames = [np.full((16, 16, 3), 40 * i + 5 * t, np.uint8) for t in range(t_len)]
+        if i == bad[0]:
+            frames[bad[1]] = _CORRUPT
+        eps.append({"steps/observation/state": rng.normal(size=(t_len, 4)).astype(np.float32),
+                    "steps/observation/image_front": frames,
+                    "steps/action": rng.normal(size=(t_len, 2)).astype(np.float32)})
+    return write_rlds(str(root), "jaxrobot_sim", eps, features=feats, progress=False)
+
+
+def test_decode_image_refuses_corrupt_jpeg_with_a_data_error():
+    from jaxrobot.data.transforms import decode_image
+
+    with pytest.raises(DataError, match=r"cannot decode JPEG \(102 bytes\)"):
+        decode_image(_CORRUPT)
+
+
+def test_corrupt_frame_fails_naming_shard_episode_feature_and_step(tmp_path):
+    path = _write_with_corrupt_frame(tmp_path)
+    src = RldsSource(RldsDataConfig(path=path, shuffle=False, prefetch=0), global_batch_size=24)
+    want = (rf"{path}/{_SHARD}: record 1 \(episode 1\), feature 'steps/observation/image_front' step 2: "
+            r"cannot decode JPEG .*skip_bad")
+    with pytest.raises(DataError, match=want):
+        next(src)
+    src.close()
+    # in the first episode it fails at start-up (the native image size is read from its first frame)
+    path0 = _write_with_corrupt_frame(tmp_path / "first", bad=(0, 0))
+    with pytest.raises(DataError, match=r"record 0 \(episode 0\), feature 'steps/observation/image_front' step 0"):
+        RldsSource(RldsDataConfig(path=path0), global_batch_size=4)
+
+
+def test_skip_bad_skips_corrupt_frames_with_one_warning_and_counts_them(tmp_path, capsys):
+    """With skip_bad an example needing the corrupt frame is redrawn (deterministically, from its position):
+    every batch is full, none holds the frame, one warning line names it, and the count is kept."""
+    path = _write_with_corrupt_frame(tmp_path)
+    cfg = RldsDataConfig(path=path, skip_bad=True, n_obs_steps=2, stats_cache=False)
+    src = RldsSource(cfg, global_batch_size=8, seed=1)
+    batches = _take(src, 12)  # 96 examples over 24 steps: the windows at steps 2 and 3 of episode 1 recur
+    assert src.skipped_frames == 1 and src.reader.cache_info()["bad_frames"] == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("warning: skip_bad: skipping corrupt frame #1: ")
+    assert f"{_SHARD}: record 1 (episode 1), feature 'steps/observation/image_front' step 2" in err[0]
+    levels = np.concatenate([b["observation/image_front"].reshape(-1, 16 * 16 * 3).mean(1) for b in batches])
+    assert len(levels) == 96 * 2 and np.abs(levels - 50).min() > 2  # the frame at episode 1, step 2 is 50
+    assert all(b["action_pad_mask"].shape == (8, 1) for b in batches)
+    again = RldsSource(cfg, global_batch_size=8, seed=1)
+    for a, b in zip(batches, _take(again, 12), strict=True):
+        _same(a, b)
+    # the start-up read of the native size also skips a corrupt first frame
+    path0 = _write_with_corrupt_frame(tmp_path / "first", bad=(0, 0))
+    first = RldsSource(RldsDataConfig(path=path0, skip_bad=True, stats_cache=False), global_batch_size=4)
+    assert first.spec()["image_size"] == [16, 16]
+    src.close(), again.close(), first.close()
+
+
+def test_state_only_source_reads_no_frame(tmp_path):
+    """cameras=None: no image key and no decode, even on a dataset with a camera and a corrupt frame; the
+    config round-trips through JSON, and an old config's [] still means every camera."""
+    from jaxrobot.config import from_dict, to_dict
+
+    path = _write_with_corrupt_frame(tmp_path)
+    cfg = validate(RldsDataConfig(path=path, cameras=None, shuffle=False, prefetch=0))
+    src = make_source(cfg, global_batch_size=24)
+    b = next(src)
+    assert sorted(b) == ["action", "action_pad_mask", "observation/pad_mask", "observation/state"]
+    assert src.spec()["cameras"] == [] and src.reader.episode(1)["images"] == {}
+    assert src.reader.cache_info()["frames"] == 0
+    assert from_json(to_json(cfg)) == cfg
+    old = to_dict(cfg) | {"cameras": []}
+    assert from_dict(old).cameras == ()
+    with pytest.raises(DataError, match="step 2"):  # the default () finds the camera and decodes it
+        next(make_source(RldsDataConfig(path=path, shuffle=False, prefetch=0), global_batch_size=24))
+    src.close()
+
+
+@pytest.mark.slow  # two short `jaxrobot train` processes: ~15 s on an idle 2-core box
+def test_train_on_a_corrupt_frame_fails_short_or_skips_it(tmp_path):
+    """End to end through `jaxrobot train`: skip_bad=false fails with one line naming shard, episode and
+    feature (60 lines of decoder traceback before); skip_bad=true warns once and completes."""
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    experiment = pathlib.Path(__file__).resolve().parents[2] / "experiments" / "bc_pick_cube.py"
+    path = _write_with_corrupt_frame(tmp_path / "data")
+    exe = os.path.join(os.path.dirname(sys.executable), "jaxrobot")
+    env = {**os.environ, "JAXROBOT_CACHE": str(tmp_path / "cache")}
+    env.pop("JAXROBOT_DEBUG", None)
+    for skip in ("false", "true"):
+        cmd = [exe, "train", "--config", str(experiment), "--workdir", str(tmp_path / skip),
+               "--steps", "5", "--no-progress", "--set", f"data.path={path}", "--set", "data.cameras=front",
+               "--set", "train.batch_size=24", "--set", "model.action_dim=2", "--set", "data.shuffle=false",
+               "--set", f"data.skip_bad={skip}"]
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+        lines = (r.stdout + r.stderr).strip().splitlines()
+        assert "Traceback (most recent call last):" not in r.stdout + r.stderr and len(lines) <= 20, lines
+        where = f"{_SHARD}: record 1 (episode 1), feature 'steps/observation/image_front' step 2"
+        if skip == "false":
+            assert r.returncode not in (0, 3), r.stderr
+            assert len(lines) == 1 and lines[0].startswith("error: ") and where in lines[0], lines
+        else:
+            assert r.returncode == 0, r.stderr
+            warnings = [ln for ln in lines if ln.startswith("warning: skip_bad")]
+            assert len(warnings) == 1 and where in warnings[0] and "TRAIN_SUMMARY" in r.stdout + r.stderr, lines

@@ -198,12 +198,11 @@ def test_6dof_grasp_labels_sane(scenes):
 def test_write_dataset_6dof_rows(tmp_path):
     """The 6-DoF rows (position, quaternion, plan, labels) round-trip through RLDS next to the planar ones
     (hand-made planar labels, 6-DoF candidates sampled on their depth images; no physics)."""
-    from test_grasping_mjx import _synthetic_labels
-
     from jaxrobot.data.rlds.reader import RldsDataset
     from jaxrobot.vision.grasp_repr import make_grasps
+    from tests.helpers.grasp_labels import synthetic_labels
 
-    labels = _synthetic_labels(n=3, k=4)
+    labels = synthetic_labels(n=3, k=4)
     env = gl.default_env()
     six = []
     for i in range(3):
