@@ -75,10 +75,22 @@ def config_class(kind: str) -> type[Config]:
 
 
 def _type_hints(cls: type) -> dict[str, Any]:
+    """Field annotations resolved in the module of the class that declares each field (a base class in
+    another module, such as a task config deriving from a shared one, keeps its own names)."""
     import sys
 
-    module = sys.modules[cls.__module__]
-    return typing.get_type_hints(cls, vars(module))
+    hints: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        own = klass.__dict__.get("__annotations__", {})
+        if not own:
+            continue
+        module = sys.modules.get(klass.__module__)
+        names = dict(vars(module)) if module is not None else {}
+        for name, annotation in own.items():
+            if isinstance(annotation, str):
+                annotation = eval(annotation, names, dict(vars(klass)))  # noqa: S307 - annotations only
+            hints[name] = annotation
+    return hints
 
 
 #: Field metadata key of a float field that may be +/-inf (``dataclasses.field(default=..., metadata={ALLOW_INF:

@@ -58,13 +58,13 @@ def load_policy(workdir: str | pathlib.Path, step: int | None = None, use_ema: b
 
 def evaluate_checkpoint(workdir, task: str, episodes: int, *, n_envs: int = 64, seed: int = 0,
                         step: int | None = None, videos: int = 0, video_dir=None,
-                        video_format: str | None = None) -> dict[str, Any]:
+                        video_format: str | None = None, video_pick: str = "first") -> dict[str, Any]:
     from jaxrobot.sim.evaluate import evaluate
 
     runner, meta = load_policy(workdir, step, seed=seed)
     result = evaluate(runner, task, n_envs=min(n_envs, episodes), episodes=episodes, seed=seed,
                       overrides=env_overrides(meta["data_spec"]), videos=videos, video_dir=video_dir,
-                      video_format=video_format)
+                      video_format=video_format, video_pick=video_pick)
     result["step"] = meta["step"]
     return result
 

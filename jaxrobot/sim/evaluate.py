@@ -66,7 +66,7 @@ def evaluate(policy_fn: PolicyFn, task: str | Env, n_envs: int = 64, episodes: i
              config=None, overrides=None, randomize: bool = False, videos: int = 0,
              video_dir: str | os.PathLike | None = None, video_size: tuple[int, int] = (240, 320),
              camera: str | int = -1, video_format: str | None = None,
-             grid_keyframes: int = 1) -> dict[str, Any]:
+             grid_keyframes: int = 1, video_pick: str = "first") -> dict[str, Any]:
     """Run ``episodes`` episodes of ``policy_fn`` closed loop; returns success rate, CI, lengths, metrics.
 
     Returns ``{"success_rate", "ci95": (lo, hi), "successes", "episodes", "episode_lengths": list[int],
@@ -76,7 +76,12 @@ def evaluate(policy_fn: PolicyFn, task: str | Env, n_envs: int = 64, episodes: i
     ``video_size`` (H, W) into ``video_dir/episode_<i>.<video_format>`` (``"mp4"`` or ``"gif"``; default
     mp4 when an encoder is installed, see :func:`mp4_codec`) and ``video_dir/grid.png`` (``grid_keyframes``
     evenly spaced frames per episode, ending with the last one; see :func:`grid_image`).
+    ``video_pick="mixed"`` records every episode and renders up to ``videos // 2`` failures and successes for the
+    rest (the first ones of each, in episode order; ``result["video_episodes"]`` lists which), so a short reel
+    shows how the policy fails as well as how it succeeds.
     """
+    if video_pick not in ("first", "mixed"):
+        raise ValueError(f"video_pick must be 'first' or 'mixed', got {video_pick!r}")
     env = task if isinstance(task, Env) else registry.load(task, config, overrides)
     if n_envs < 1 or episodes < 1:
         raise ValueError(f"n_envs and episodes must be >= 1, got {n_envs}, {episodes}")
@@ -105,7 +110,12 @@ def evaluate(policy_fn: PolicyFn, task: str | Env, n_envs: int = 64, episodes: i
         length = np.full(n_envs, env.config.episode_steps)
         ok = np.zeros(n_envs, bool)
         final_metrics: dict[str, np.ndarray] = {}
-        n_video = max(0, min(videos - start, n_envs, episodes - start)) if video_dir else 0
+        if not (videos and video_dir):
+            n_video = 0
+        elif video_pick == "mixed":
+            n_video = min(n_envs, episodes - start)
+        else:
+            n_video = max(0, min(videos - start, n_envs, episodes - start))
         frames = [[np.asarray(state.data.qpos[i])] for i in range(n_video)]
         for t in range(env.config.episode_steps):
             key = jax.random.fold_in(jax.random.fold_in(policy_key, r), t)
@@ -146,10 +156,22 @@ def evaluate(policy_fn: PolicyFn, task: str | Env, n_envs: int = 64, episodes: i
         "grid": None,
     }
     if video_dir and video_qpos:
-        written = write_videos(env, video_qpos, video_dir, video_size, camera, video_format=video_format,
-                               success=success[:len(video_qpos)], grid_keyframes=grid_keyframes)
-        result.update(videos=written["videos"], grid=written["grid"])
+        picked = _pick_videos(success[:len(video_qpos)], videos, video_pick)
+        written = write_videos(env, [video_qpos[i] for i in picked], video_dir, video_size, camera,
+                               video_format=video_format, success=[success[i] for i in picked],
+                               grid_keyframes=grid_keyframes, episode_ids=picked)
+        result.update(videos=written["videos"], grid=written["grid"], video_episodes=picked)
     return result
+
+
+def _pick_videos(success: list[bool], videos: int, how: str) -> list[int]:
+    """Episode indices to render: the first ``videos``, or (``"mixed"``) up to half failures, the rest successes."""
+    if how == "first":
+        return list(range(min(videos, len(success))))
+    fails = [i for i, ok in enumerate(success) if not ok]
+    oks = [i for i, ok in enumerate(success) if ok]
+    n_fail = min(len(fails), max(videos // 2, videos - len(oks)))
+    return sorted(fails[:n_fail] + oks[: videos - n_fail])
 
 
 # ---------------------------------------------------------------------------------------------- videos
@@ -315,9 +337,10 @@ def grid_image(episodes: list[np.ndarray], success: list[bool], keyframes: int =
 
 def write_videos(env: Env, qpos_episodes, video_dir, size=(240, 320), camera: str | int = -1, *,
                  video_format: str | None = None, success: list[bool] | None = None,
-                 grid_keyframes: int = 1) -> dict[str, Any]:
+                 grid_keyframes: int = 1, episode_ids: list[int] | None = None) -> dict[str, Any]:
     """Render the episodes once; write one video each (frame rate = control rate) and, given the episodes'
-    ``success`` flags, ``grid.png``. Returns ``{"videos": [paths], "grid": path or None}``."""
+    ``success`` flags, ``grid.png``. Returns ``{"videos": [paths], "grid": path or None}``. Files are named
+    ``episode_<id>`` by ``episode_ids`` (default 0, 1, ...)."""
     from PIL import Image
 
     video_format = resolve_video_format(video_format)
@@ -326,7 +349,9 @@ def write_videos(env: Env, qpos_episodes, video_dir, size=(240, 320), camera: st
     episodes = render_episodes(env, qpos_episodes, size, camera)
     fps = 1.0 / env.dt
     write = write_mp4 if video_format == "mp4" else write_gif
-    paths = [write(frames, out / f"episode_{i:03d}.{video_format}", fps) for i, frames in enumerate(episodes)]
+    ids = list(range(len(episodes))) if episode_ids is None else list(episode_ids)
+    paths = [write(frames, out / f"episode_{i:03d}.{video_format}", fps) for i, frames in zip(ids, episodes,
+                                                                                              strict=True)]
     grid = None
     if success is not None:
         grid = str(out / "grid.png")

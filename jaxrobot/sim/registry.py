@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from jaxrobot.config import ConfigError, override, validate
 from jaxrobot.sim.env import Env, EnvConfig
 from jaxrobot.sim.tasks.grasp_objects import GraspObjects, GraspObjectsConfig
+from jaxrobot.sim.tasks.panda_peg_insertion import PandaPegInsertion, PandaPegInsertionConfig
+from jaxrobot.sim.tasks.panda_pick_cube import PandaPickCube, PandaPickCubeConfig
 from jaxrobot.sim.tasks.peg_insertion import PegInsertion, PegInsertionConfig
 from jaxrobot.sim.tasks.peg_servo import PegServo, PegServoConfig
 from jaxrobot.sim.tasks.pick_cube import PickCube, PickCubeConfig
@@ -27,6 +29,8 @@ _TASKS: dict[str, tuple[type[Env], EnvConfig]] = {
     "grasp_objects": (GraspObjects, GraspObjectsConfig()),
     "servo_target": (ServoTarget, ServoTargetConfig()),
     "peg_servo": (PegServo, PegServoConfig()),
+    "panda_pick_cube": (PandaPickCube, PandaPickCubeConfig()),
+    "panda_peg_insertion": (PandaPegInsertion, PandaPegInsertionConfig()),
 }
 
 

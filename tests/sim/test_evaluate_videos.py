@@ -163,3 +163,15 @@ def test_eval_cli_video_flags(monkeypatch, capsys, tmp_path):
     calls, out = _eval_cli(base, monkeypatch, capsys)
     assert calls["video_dir"] is None and calls["videos"] == 0
     assert set(json.loads(out)) == {"success_rate", "episodes", "ci95"}  # unchanged without videos
+
+
+def test_mixed_video_pick_shows_failures_and_successes():
+    success = [True, True, False, True, False, False, True, True]
+    assert ev._pick_videos(success, 4, "first") == [0, 1, 2, 3]
+    assert ev._pick_videos(success, 4, "mixed") == [0, 1, 2, 4]  # half failures, the first of each
+    assert ev._pick_videos(success, 5, "mixed") == [0, 1, 2, 3, 4]  # 2 failures, 3 successes
+    assert ev._pick_videos([True] * 6, 4, "mixed") == [0, 1, 2, 3]  # no failure to show
+    assert ev._pick_videos([False, False, True], 3, "mixed") == [0, 1, 2]  # too few successes: more failures
+    assert ev._pick_videos([True, False], 6, "mixed") == [0, 1]
+    with pytest.raises(ValueError, match="video_pick"):
+        ev.evaluate(None, "pick_cube", video_pick="best")
