@@ -46,6 +46,23 @@ def env_overrides(spec: dict[str, Any]) -> dict[str, Any]:
     return {"image_size": h, "cameras": cams}
 
 
+def task_env(task: str, spec: dict[str, Any], action_dim: int | None, source: str):
+    """The task's env configured by :func:`env_overrides`, refused (``ConfigError``) when the policy's action
+    size is not the env's: e.g. a policy trained on ``joint_pos`` demos (8-D) scored in the default ``ee_pose``
+    env (10-D) would otherwise run on actions of the wrong meaning, or fail deep inside the step."""
+    from jaxrobot.config import ConfigError
+    from jaxrobot.sim import registry
+
+    env = registry.load(task, overrides=env_overrides(spec))
+    if action_dim is not None and int(action_dim) != env.action_size:
+        space = getattr(env.config, "action_space", None)
+        raise ConfigError(
+            f"{source} predicts {int(action_dim)}-D actions but task {task!r}"
+            + (f" (action_space {space!r})" if space else "") + f" takes {env.action_size}-D actions: evaluate it "
+            f"on the task (and action space) its demonstrations came from")
+    return env
+
+
 def load_policy(workdir: str | pathlib.Path, step: int | None = None, use_ema: bool = True,
                 seed: int = 0) -> tuple[PolicyRunner, dict[str, Any]]:
     """The policy saved in ``workdir`` (EMA params when the run kept them)."""
@@ -62,9 +79,10 @@ def evaluate_checkpoint(workdir, task: str, episodes: int, *, n_envs: int = 64, 
     from jaxrobot.sim.evaluate import evaluate
 
     runner, meta = load_policy(workdir, step, seed=seed)
-    result = evaluate(runner, task, n_envs=min(n_envs, episodes), episodes=episodes, seed=seed,
-                      overrides=env_overrides(meta["data_spec"]), videos=videos, video_dir=video_dir,
-                      video_format=video_format, video_pick=video_pick)
+    env = task_env(task, meta["data_spec"], meta["data_spec"].get("action_dim"),
+                   f"the policy in {workdir} (step {meta['step']})")
+    result = evaluate(runner, env, n_envs=min(n_envs, episodes), episodes=episodes, seed=seed, videos=videos,
+                      video_dir=video_dir, video_format=video_format, video_pick=video_pick)
     result["step"] = meta["step"]
     return result
 
@@ -123,8 +141,8 @@ def evaluate_bundle(bundle, task: str, episodes: int, *, backend: str = "onnx", 
         raise ConfigError(str(e) if str(bundle) in str(e) else f"bundle {bundle}: {e}") from e
     rt = policy.bundle.runtime
     spec = {"cameras": rt.get("cameras", []), "image_size": _bundle_image_size(policy.bundle)}
-    result = evaluate(RuntimePolicy(policy), task, n_envs=min(n_envs, episodes), episodes=episodes, seed=seed,
-                      overrides=env_overrides(spec))
+    env = task_env(task, spec, (policy.bundle.meta.get("action") or {}).get("dim"), f"bundle {bundle}")
+    result = evaluate(RuntimePolicy(policy), env, n_envs=min(n_envs, episodes), episodes=episodes, seed=seed)
     result.update(backend=backend, precision=precision, plans=policy.plans)
     return result
 

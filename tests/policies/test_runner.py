@@ -91,3 +91,16 @@ def test_state_assembled_from_observation_slices_as_in_training():
     plain = make_runner(horizon=4, n_action_steps=4)
     full = np.array([[3.0, 6.0, 99.0]])
     np.testing.assert_allclose(sliced({"state": full}), plain({"state": full[:, :2]}))
+
+
+def test_a_policy_for_another_action_space_is_refused_before_it_runs():
+    from jaxrobot.config import ConfigError
+    from jaxrobot.policies.evaluation import task_env
+
+    env = task_env("panda_pick_cube", {}, 10, "policy P")  # ee_pose: the task's default
+    assert env.action_size == 10
+    with pytest.raises(ConfigError, match=r"policy P predicts 8-D actions but task 'panda_pick_cube' "
+                                          r"\(action_space 'ee_pose'\) takes 10-D actions"):
+        task_env("panda_pick_cube", {}, 8, "policy P")
+    with pytest.raises(ConfigError, match="predicts 4-D actions but task 'pick_cube' takes 5-D"):
+        task_env("pick_cube", {}, 4, "policy P")
