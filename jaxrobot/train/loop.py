@@ -213,8 +213,9 @@ def train(cfg: ExperimentConfig, workdir: str | pathlib.Path, *, steps: int | No
 def _resume_point(cfg: ExperimentConfig, workdir: pathlib.Path, log: Callable[[str], None]) -> int | None:
     """The newest checkpoint that verifies (damaged newer ones are moved aside, saying so), after checking the
     run may continue from it: a changed model is refused; every other changed field is logged by name."""
-    if jax.process_index() == 0:
-        step = ckpt_lib.latest_verified_step(workdir, log=log, quarantine=True)
+    skipped: list[str] = []
+    if jax.process_index() == 0:  # find it first; damaged steps are moved aside only once the run is accepted
+        step = ckpt_lib.latest_verified_step(workdir, log=skipped.append, quarantine=False)
     else:
         step = None
     if jax.process_count() > 1:
@@ -231,6 +232,8 @@ def _resume_point(cfg: ExperimentConfig, workdir: pathlib.Path, log: Callable[[s
         raise config_lib.ConfigError(
             f"config field 'model': differs from the checkpoint in {workdir} (step {step}): {changed}; "
             f"use a new --workdir or the same model config")
+    if skipped:  # accepted: move the damaged newer steps out of orbax's way (verification is cached: no rehash)
+        ckpt_lib.latest_verified_step(workdir, log=log, quarantine=True)
     for line in _config_changes(saved, new):
         log(f"resume: config changed since step {step}: {line}")
     return step

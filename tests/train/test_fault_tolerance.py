@@ -164,6 +164,10 @@ def test_resume_skips_a_damaged_checkpoint_and_stays_exact(tmp_path):
                            "older steps that verify: 2")
     assert not (tmp_path / "bundle").exists()
 
+    with pytest.raises(C.ConfigError, match="differs from the checkpoint"):  # refused: nothing is moved either
+        train(C.override(cfg, "model.hidden=(32,)"), damaged, progress=False, log=lambda s: None)
+    assert (damaged / "checkpoints" / "4").is_dir() and not (damaged / "checkpoints_damaged").exists()
+
     logs = []
     result = train(cfg, damaged, progress=False, log=logs.append)
     assert result.resumed_from == 2 and result.step == 6
