@@ -1,5 +1,25 @@
 """The one batch size and seed every fast simulation test shares, so the batched MJX step compiles once per
-session (12-60 s here) and the persistent compilation cache serves the next session."""
+session (12-60 s here) and the persistent compilation cache serves the next session; and the checks the sim tests
+share (episode outcomes of a batch rollout, the Panda's gravity torques from MuJoCo C)."""
+
+import mujoco
+import numpy as np
 
 BATCH = 32
 SEED = 0
+
+
+def episode_success(roll: dict[str, np.ndarray]) -> np.ndarray:
+    """bool [n]: each env's ``success`` at its first ``done`` (False if it never ended) in a batch rollout."""
+    done = roll["done"]
+    first = done.argmax(axis=1)
+    return roll["success"][np.arange(len(done)), first] & done.any(axis=1)
+
+
+def panda_gravity_c(m: mujoco.MjModel, d: mujoco.MjData) -> np.ndarray:
+    """Arm gravity torques from MuJoCo C's data (a second implementation of ``PandaTask.gravity_torque``)."""
+    out = np.zeros(7)
+    for j in range(7):
+        b = m.jnt_bodyid[j]
+        out[j] = -d.xaxis[j] @ np.cross(d.subtree_com[b] - d.xanchor[j], m.body_subtreemass[b] * m.opt.gravity)
+    return out

@@ -27,6 +27,7 @@ from jaxrobot.sim.geometry import matrix_to_quat
 from jaxrobot.sim.ik import IKConfig
 from jaxrobot.sim.panda_arm import down_rotation, rot6d_to_matrix
 from jaxrobot.sim.tasks.panda_peg_insertion import PEG_HALF, STATE_DIM
+from tests.helpers.sim import episode_success, panda_gravity_c
 
 N = 64  # seeded episodes for the success rate (the brief asks for >= 64)
 SEED = 0
@@ -42,21 +43,6 @@ def env():
 def roll(env):
     """The expert (noise on, default ``ee_pose`` actions) on episodes 0..N-1 of seed SEED."""
     return rollout_expert(batched(env), SEED, 0, N)
-
-
-def _episode_success(roll):
-    done = roll["done"]
-    first = done.argmax(axis=1)
-    return roll["success"][np.arange(len(done)), first] & done.any(axis=1)
-
-
-def gravity_c(m: mujoco.MjModel, d: mujoco.MjData) -> np.ndarray:
-    """Arm gravity torques from MuJoCo C's data (a second implementation of ``gravity_torque``)."""
-    out = np.zeros(7)
-    for j in range(7):
-        b = m.jnt_bodyid[j]
-        out[j] = -d.xaxis[j] @ np.cross(d.subtree_com[b] - d.xanchor[j], m.body_subtreemass[b] * m.opt.gravity)
-    return out
 
 
 def _depth_c(m, d) -> float:
@@ -141,7 +127,7 @@ def test_observation_layout_matches_mujoco(env, roll):
         np.testing.assert_allclose(s[b, 32:36], d.xquat[m.body("hole").id], atol=1e-6)
         np.testing.assert_allclose(s[b, 36], _depth_c(m, d), atol=1e-5)
         # The held peg's weight is in the gravity feed-forward: MuJoCo's bias forces at rest.
-        np.testing.assert_allclose(gravity_c(m, d), d.qfrc_bias[0:7], atol=1e-6)
+        np.testing.assert_allclose(panda_gravity_c(m, d), d.qfrc_bias[0:7], atol=1e-6)
     cfg = env.config
     hole = s[:, 29:31]
     assert np.all(np.abs(hole - np.asarray(cfg.hole_center)) <= cfg.hole_xy_range + 1e-6)
@@ -195,7 +181,7 @@ def _ik_scan(env):
 def test_expert_success_rate_and_joint_limits(env, roll):
     """>= 97% of N seeded episodes succeed (noise on), within 600 physics steps; every joint command of every
     episode (the IK inside the step, replayed) and every measured joint stays inside the joint ranges."""
-    success = _episode_success(roll)
+    success = episode_success(roll)
     k = int(success.sum())
     lo, hi = wilson_interval(k, N)
     length = roll["done"].argmax(axis=1) + 1
@@ -220,7 +206,7 @@ def test_mjx_matches_mujoco_c(env, roll):
     d = mujoco.MjData(m)
     kp = m.actuator_gainprm[:7, 0]
     site, peg = m.site(panda.TCP_SITE).id, m.body("peg").id
-    success = _episode_success(roll)
+    success = episode_success(roll)
     worst = 0.0
     chosen = np.flatnonzero(success)[:3]
     q_cmds = np.asarray(_ik_scan(env)(jnp.asarray(roll["qpos0"][chosen, 0:7]), jnp.asarray(roll["executed"][chosen])))
@@ -237,7 +223,7 @@ def test_mjx_matches_mujoco_c(env, roll):
             if t > 0:  # obs/state[t] is the observation before action t
                 worst = max(worst, np.abs(d.site_xpos[site] - states[t, 14:17]).max(),
                             np.abs(d.xpos[peg] - states[t, 22:25]).max())
-            d.ctrl[0:7] = q_cmds[i, t] + gravity_c(m, d) / kp
+            d.ctrl[0:7] = q_cmds[i, t] + panda_gravity_c(m, d) / kp
             d.ctrl[7] = 0.5 * np.clip(actions[t, -1], 0.0, panda.WIDTH_OPEN)
             for _ in range(env.n_substeps):
                 mujoco.mj_step(m, d)
@@ -253,7 +239,7 @@ def test_mjx_matches_mujoco_c(env, roll):
 def test_expert_success_wilson_bound_on_256_episodes(env):
     """On 256 further seeded episodes the lower end of the Wilson 95% interval is itself >= 97%."""
     r = rollout_expert(batched(env), SEED + 1, 0, 256)
-    k = int(_episode_success(r).sum())
+    k = int(episode_success(r).sum())
     lo, hi = wilson_interval(k, 256)
     print(f"panda_peg_insertion expert, seed {SEED + 1}: {k}/256 (Wilson 95% [{lo:.3f}, {hi:.3f}])")
     assert lo >= 0.97, (k, lo)
@@ -264,7 +250,7 @@ def test_expert_success_wilson_bound_on_256_episodes(env):
 def test_expert_in_other_action_spaces(space):
     e = registry.load("panda_peg_insertion", overrides={"action_space": space})
     r = rollout_expert(batched(e), SEED, 0, N)
-    k = int(_episode_success(r).sum())
+    k = int(episode_success(r).sum())
     assert k / N >= 0.97, k
     if space == "joint_pos":
         for key in ("label", "executed"):

@@ -23,6 +23,7 @@ from jaxrobot.sim.demos import rollout_expert
 from jaxrobot.sim.evaluate import wilson_interval
 from jaxrobot.sim.geometry import matrix_to_quat
 from jaxrobot.sim.tasks.panda_pick_cube import down_rotation, rot6d, rot6d_to_matrix
+from tests.helpers.sim import episode_success, panda_gravity_c
 
 N = 64  # seeded episodes for the success rate (the issue asks for >= 64)
 SEED = 0
@@ -42,22 +43,6 @@ def pbenv(penv):
 def roll(pbenv):
     """The expert (noise on, default ``ee_pose`` actions) on episodes 0..N-1 of seed SEED."""
     return rollout_expert(pbenv, SEED, 0, N)
-
-
-def _episode_success(roll):
-    done = roll["done"]
-    first = done.argmax(axis=1)
-    return roll["success"][np.arange(len(done)), first] & done.any(axis=1)
-
-
-def gravity_c(m: mujoco.MjModel, d: mujoco.MjData) -> np.ndarray:
-    """Arm gravity torques from MuJoCo C's data (a second implementation of ``PandaPickCube.gravity_torque``)."""
-    out = np.zeros(7)
-    for j in range(7):
-        b = m.jnt_bodyid[j]
-        weight = m.body_subtreemass[b] * m.opt.gravity
-        out[j] = -d.xaxis[j] @ np.cross(d.subtree_com[b] - d.xanchor[j], weight)
-    return out
 
 
 # ---------------------------------------------------------------- observation layout
@@ -86,7 +71,7 @@ def test_observation_layout_matches_mujoco(penv, pbenv):
         # Gravity feed-forward: the arm's gravity torques are MuJoCo's bias forces at rest.
         d.qvel[:] = 0
         mujoco.mj_forward(m, d)
-        np.testing.assert_allclose(gravity_c(m, d), d.qfrc_bias[0:7], atol=1e-6)
+        np.testing.assert_allclose(panda_gravity_c(m, d), d.qfrc_bias[0:7], atol=1e-6)
     # Reset distribution: cube on the floor inside the configured square, arm inside its limits, at rest.
     cfg = penv.config
     cube = s[:, 22:25]
@@ -131,7 +116,7 @@ def test_action_bounds_config_and_rotation_encoding():
 
 def test_expert_success_rate_and_joint_limits(penv, roll):
     """>= 97% of N seeded episodes succeed (noise injection on); the reported Wilson interval is the 95% one."""
-    success = _episode_success(roll)
+    success = episode_success(roll)
     k = int(success.sum())
     lo, hi = wilson_interval(k, N)
     print(f"panda_pick_cube expert: {k}/{N} = {k / N:.1%} (Wilson 95% [{lo:.3f}, {hi:.3f}]); "
@@ -170,7 +155,7 @@ def test_mjx_matches_mujoco_c(penv, roll):
     kp = m.actuator_gainprm[:7, 0]
     site, box = m.site(panda.TCP_SITE).id, m.body("box").id
     lo_q, hi_q = np.asarray(penv.kin.lower), np.asarray(penv.kin.upper)
-    success = _episode_success(roll)
+    success = episode_success(roll)
     worst = 0.0
     for b in np.flatnonzero(success)[:3]:
         done = roll["done"][b]
@@ -187,7 +172,7 @@ def test_mjx_matches_mujoco_c(penv, roll):
             if t > 0:  # obs/state[t] is the observation before action t
                 worst = max(worst, np.abs(d.site_xpos[site] - states[t, 14:17]).max(),
                             np.abs(d.xpos[box] - states[t, 22:25]).max())
-            d.ctrl[0:7] = q_cmd[t] + gravity_c(m, d) / kp
+            d.ctrl[0:7] = q_cmd[t] + panda_gravity_c(m, d) / kp
             d.ctrl[7] = 0.5 * np.clip(actions[t, -1], 0.0, panda.WIDTH_OPEN)
             for _ in range(penv.n_substeps):
                 mujoco.mj_step(m, d)
@@ -283,7 +268,7 @@ def test_expert_in_other_action_spaces(space):
     """The expert drives every action space; joint_pos labels stay inside the joint ranges."""
     env = registry.load("panda_pick_cube", overrides={"action_space": space})
     r = rollout_expert(batched(env), SEED, 0, N)
-    k = int(_episode_success(r).sum())
+    k = int(episode_success(r).sum())
     assert k / N >= 0.97, k
     if space == "joint_pos":
         for key in ("label", "executed"):
