@@ -20,7 +20,7 @@ from jaxrobot.train.loop import TrainingDiverged, train
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXPERIMENT = str(ROOT / "experiments" / "bc_synthetic.py")
 JAXROBOT = [sys.executable, "-m", "jaxrobot.cli"]
-# Enough steps that a kill lands mid-run; checkpoints every 100 steps.
+# Enough steps that a kill lands mid-run; checkpoints every 50 steps, the last 3 kept.
 ARGS = ["--config", EXPERIMENT, "--steps", "600", "--checkpoint-every", "50", "--no-progress",
         "--set", "train.log_every=50"]
 
@@ -50,9 +50,11 @@ def uninterrupted(tmp_path_factory):
 
 
 def wait_for_checkpoint(workdir, proc, minimum=1, timeout=120):
+    """Wait until a complete checkpoint at step >= ``minimum`` exists (a count would not do: only 3 are kept)."""
     t0 = time.time()
     while time.time() - t0 < timeout:
-        if len(ckpt_lib.complete_steps(workdir)) >= minimum:
+        steps = ckpt_lib.complete_steps(workdir)
+        if steps and steps[-1] >= minimum:
             return
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.05)
@@ -62,7 +64,7 @@ def wait_for_checkpoint(workdir, proc, minimum=1, timeout=120):
 def test_kill_9_then_resume_is_bit_identical(uninterrupted, tmp_path):
     workdir = tmp_path / "killed"
     proc = subprocess.Popen(train_cmd(workdir), env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    wait_for_checkpoint(workdir, proc, minimum=random.Random().randint(1, 4))
+    wait_for_checkpoint(workdir, proc, minimum=50 * random.Random().randint(1, 4))
     time.sleep(random.uniform(0.0, 0.5))
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -81,7 +83,7 @@ def test_sigterm_saves_current_step_and_exits_0(uninterrupted, tmp_path):
     workdir = tmp_path / "preempted"
     proc = subprocess.Popen(train_cmd(workdir), env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    wait_for_checkpoint(workdir, proc, minimum=2)
+    wait_for_checkpoint(workdir, proc, minimum=100)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
