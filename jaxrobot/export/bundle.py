@@ -260,6 +260,7 @@ def _write_metadata(tmp, plan, meta, cfg, which, params, inputs, refs, report, d
         "action": {"dim": spec.get("action_dim"), "horizon": spec.get("horizon"),
                    "normalization": meta["stats"].get("mode", "mean_std")},
         "functions": {f.name: f.describe() for f in plan.functions},
+        **({"sim_task": spec["sim_task"]} if spec.get("sim_task") else {}),
         "artifacts": artifacts,
         "parity": {"batch_sizes": [1, n_big], "data": data_source, "opset": opset},
         "not_written": skipped,

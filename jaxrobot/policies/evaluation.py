@@ -47,13 +47,29 @@ def env_overrides(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def task_env(task: str, spec: dict[str, Any], action_dim: int | None, source: str):
-    """The task's env configured by :func:`env_overrides`, refused (``ConfigError``) when the policy's action
-    size is not the env's: e.g. a policy trained on ``joint_pos`` demos (8-D) scored in the default ``ee_pose``
-    env (10-D) would otherwise run on actions of the wrong meaning, or fail deep inside the step."""
+    """The env to score a policy in: the task config its demonstrations were generated with when the data spec
+    recorded it (``sim_task``: action space, control rate, ...) and the task is the same, else the task's
+    default config; cameras and image size from :func:`env_overrides`. Refused (``ConfigError``) when the
+    policy's action size is not the env's: e.g. a policy trained on ``joint_pos`` demos (8-D) scored in an
+    ``ee_pose`` env (10-D) would otherwise run on actions of the wrong meaning, or fail deep inside the step."""
+    import dataclasses
+
+    from jaxrobot import config as config_lib
     from jaxrobot.config import ConfigError
     from jaxrobot.sim import registry
 
-    env = registry.load(task, overrides=env_overrides(spec))
+    recorded = spec.get("sim_task") or {}
+    base = None
+    if recorded.get("task") == task and recorded.get("config"):
+        try:
+            base = config_lib.from_dict(recorded["config"])
+        except (ConfigError, TypeError, KeyError) as e:
+            raise ConfigError(f"{source}: the task config recorded with its demonstrations does not load "
+                              f"({e}); was it made by another jaxrobot version?") from e
+        names = {f.name for f in dataclasses.fields(base)}
+        if not spec.get("cameras") and "image_size" in names:
+            base = dataclasses.replace(base, image_size=0)  # a state policy: render nothing
+    env = registry.load(task, base, overrides=env_overrides(spec))
     if action_dim is not None and int(action_dim) != env.action_size:
         space = getattr(env.config, "action_space", None)
         raise ConfigError(
@@ -100,8 +116,9 @@ def make_evaluator(cfg):
         params = jax.tree.map(np.asarray, jax.device_get(params))
         runner = runner_from_meta(meta, params, seed=tcfg.seed)
         n = tcfg.eval_episodes
-        res = evaluate(runner, tcfg.eval_task, n_envs=min(64, n), episodes=n, seed=tcfg.seed + step,
-                       overrides=env_overrides(meta["data_spec"]))
+        env = task_env(tcfg.eval_task, meta["data_spec"], meta["data_spec"].get("action_dim"),
+                       f"config field 'train.eval_task' ({tcfg.eval_task!r}): the policy")
+        res = evaluate(runner, env, n_envs=min(64, n), episodes=n, seed=tcfg.seed + step)
         return {"eval/success_rate": float(res["success_rate"]), "eval/ci95_lo": float(res["ci95"][0]),
                 "eval/ci95_hi": float(res["ci95"][1])}
 
@@ -140,7 +157,8 @@ def evaluate_bundle(bundle, task: str, episodes: int, *, backend: str = "onnx", 
     except runtime.BundleError as e:
         raise ConfigError(str(e) if str(bundle) in str(e) else f"bundle {bundle}: {e}") from e
     rt = policy.bundle.runtime
-    spec = {"cameras": rt.get("cameras", []), "image_size": _bundle_image_size(policy.bundle)}
+    spec = {"cameras": rt.get("cameras", []), "image_size": _bundle_image_size(policy.bundle),
+            "sim_task": policy.bundle.meta.get("sim_task")}
     env = task_env(task, spec, (policy.bundle.meta.get("action") or {}).get("dim"), f"bundle {bundle}")
     result = evaluate(RuntimePolicy(policy), env, n_envs=min(n_envs, episodes), episodes=episodes, seed=seed)
     result.update(backend=backend, precision=precision, plans=policy.plans)

@@ -18,6 +18,9 @@ Episode layout (flat keys, T = steps until the episode ended)::
     episode_metadata/seed       int64  run seed;  episode_metadata/episode_index int64
                                 (``jaxrobot.sim.batch.episode_keys(seed, index, 1)`` replays the episode)
 
+``metadata.json`` (dataset level) records ``jaxrobot_sim``: the task, its whole config (action space, control
+rate, cameras), seed and flags, so a policy trained on the data is evaluated in the env that made it.
+
 Each step holds the observation *before* the action; the episode ends on the step whose action made the
 task succeed (``is_last`` and ``is_terminal`` there), as ACT/LeRobot sim datasets end at success.
 
@@ -290,12 +293,16 @@ def generate(env: Env, task: str, out_dir: str, episodes: int, *, seed: int = 0,
     compilation; ``demos_per_hour_after_compile`` leaves out the first (compiling) call, the figure for a
     long run or a warm process.
     """
+    from jaxrobot import config as config_lib
     from jaxrobot.data.rlds.writer import write_rlds
 
     t0 = time.perf_counter()
     kept, stats = collect(env, episodes, seed=seed, batch_size=batch_size, randomize=randomize,
                           action_label=action_label, progress=progress)
+    made = {"task": task, "config": config_lib.to_dict(env.config), "seed": seed, "episodes": episodes,
+            "randomize": randomize, "action_label": action_label}
     path = write_rlds(out_dir, dataset_name(task), kept, features=features(env), split="train",
+                      metadata={"jaxrobot_sim": made},
                       description=(f"jaxrobot scripted-expert demonstrations of {task}: seed {seed}, "
                                    f"expert success {stats['expert_success_rate']:.3f}, noise injection on, "
                                    f"actions are the expert's {action_label} targets"),

@@ -279,6 +279,10 @@ class DatasetInfo:
     citation: str = ""
 
 
+#: Beside dataset_info.json: how the data was made (tfds keeps a builder's ``MetadataDict`` in this file).
+METADATA_FILE = "metadata.json"
+
+
 def parse_dataset_info(content: dict, where: str = "dataset_info.json") -> DatasetInfo:
     """Name, version, file format and splits (shard lengths, file names) of a ``dataset_info.json``."""
     if not isinstance(content, dict) or "name" not in content:

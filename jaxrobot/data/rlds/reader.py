@@ -32,6 +32,7 @@ from jaxrobot.data.rlds import fs, tfrecord
 from jaxrobot.data.rlds.example_proto import ProtoError, parse_example
 from jaxrobot.data.rlds.features import (
     IMAGE_ENCODINGS,
+    METADATA_FILE,
     DatasetInfo,
     Feature,
     load_json,
@@ -202,6 +203,18 @@ class RldsDataset:
     def splits(self) -> dict[str, int]:
         """Episodes per split (all splits of the dataset, not only the selected ones)."""
         return {name: s.num_episodes for name, s in self._info.splits.items()}
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The dataset's ``metadata.json`` (tfds's ``MetadataDict`` file; e.g. the sim task config that made
+        jaxrobot's demonstrations), or ``{}`` when it has none."""
+        meta_path = fs.join(self.path, METADATA_FILE)
+        if not fs.exists(meta_path):
+            return {}
+        content = _read_json(meta_path)
+        if not isinstance(content, dict):
+            raise DataError(f"{meta_path}: expected a JSON object, got {type(content).__name__}")
+        return content
 
     def feature_spec(self) -> dict[str, dict[str, Any]]:
         """Flat key -> ``{"shape": tuple, "dtype": str, "encoding": str}`` (per-step shapes lead with None)."""

@@ -32,6 +32,7 @@ from jaxrobot.data.rlds.example_proto import serialize_example
 from jaxrobot.data.rlds.features import (
     DEFAULT_TEMPLATE,
     IMAGE_ENCODINGS,
+    METADATA_FILE,
     DatasetInfo,
     Feature,
     SplitInfo,
@@ -212,7 +213,7 @@ def write_rlds(out_dir: str, name: str, episodes: Iterable[dict] | Mapping[str, 
                features: dict, split: str = "train", version: str = "1.0.0", description: str = "",
                citation: str = "", max_episodes_per_shard: int = 1000, progress: bool = True,
                jpeg_quality: int = 95, overwrite: bool = False,
-               shard_names: str = "x_of_y") -> str:
+               shard_names: str = "x_of_y", metadata: dict | None = None) -> str:
     """Write episodes as the RLDS dataset ``<out_dir>/<name>/<version>`` and return that path.
 
     Args:
@@ -228,6 +229,8 @@ def write_rlds(out_dir: str, name: str, episodes: Iterable[dict] | Mapping[str, 
         overwrite: replace an existing dataset at the target (else it is an error).
         shard_names: ``"x_of_y"`` (``-00000-of-00001``, tfds's builder) or ``"index"`` (``-00000``, tfds's
             SequentialWriter); both read the same.
+        metadata: JSON-able facts about how the data was made, written as ``metadata.json`` (where tfds keeps
+            a builder's ``MetadataDict``); e.g. the sim task config that generated demonstrations.
 
     Returns:
         The folder to give ``tfds.builder_from_directory`` or :class:`RldsDataset`.
@@ -279,6 +282,8 @@ def write_rlds(out_dir: str, name: str, episodes: Iterable[dict] | Mapping[str, 
                 bar.close()
             splits[s] = w.finish(template)
         fs.write_text(fs.join(tmp, "features.json"), _dumps(features_json(spec)))
+        if metadata is not None:
+            fs.write_text(fs.join(tmp, METADATA_FILE), _dumps(metadata))
         info = DatasetInfo(name=name, version=version, file_format="tfrecord", splits=splits,
                            description=description, citation=citation)
         fs.write_text(fs.join(tmp, "dataset_info.json"), _dumps(dataset_info_json(info)))  # last: complete

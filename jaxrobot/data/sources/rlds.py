@@ -233,6 +233,14 @@ class DatasetReader:
         self.load_size = self.image_size if crop >= 1 else tuple(
             int(math.ceil(s / crop)) for s in self.image_size)
 
+    def sim_task(self) -> dict[str, Any]:
+        """``{"sim_task": {"task", "config"}}`` when jaxrobot's demo generator recorded the sim task config that
+        made this dataset (evaluation rebuilds that env: action space, control rate), else ``{}``."""
+        made = self.ds.metadata.get("jaxrobot_sim") or {}
+        if not (made.get("task") and made.get("config")):
+            return {}
+        return {"sim_task": {"task": made["task"], "config": made["config"]}}
+
     def _native_size(self, ep) -> tuple[int, int]:
         """The stored size of the first camera's frames in the first good episode (its first decodable frame
         with ``skip_bad``)."""
@@ -467,4 +475,5 @@ class RldsSource(PrefetchingSource):
         r = self.reader
         return batch_spec(self.cfg, self.sampler.local_batch_size, r.cameras, r.image_size, r.state_dim,
                           r.action_dim, r.embedding_dim, {"dataset": r.entry.name, "control_hz": r.entry.control_hz,
-                                                          "steps": r.total_steps, "episodes": len(r.good)})
+                                                          "steps": r.total_steps, "episodes": len(r.good),
+                                                          **r.sim_task()})
