@@ -17,7 +17,10 @@
 The recipe is the one of ``act_pick_cube.py`` (``jaxrobot.policies.recipes``) on the arm's facts: 29-D state,
 10-D ``ee_pose`` actions (TCP position, 6-D rotation, gripper width; the task's default action space, solved by IK
 inside the env step), 50 Hz control, so a chunk of 25 is half a second. The ``image`` variant keeps the robot's
-own state (``state[0:22]``: joints, joint velocities, TCP pose, gripper width) and sees the ``scene`` camera.
+own state (``state[0:22]``: joints, joint velocities, TCP pose, gripper width) and sees the ``scene`` and the
+``wrist`` camera through one shared backbone. ``act_panda_pick_cube_image.py`` is the 50-demonstration image recipe.
+For ``joint_pos`` demos (``gen-demos --set action_space=joint_pos``) add ``--set model.action_dim=8``; evaluation
+picks the action space up from the dataset's recorded task config.
 Results: bench/RESULTS.md, "The Franka Panda arm".
 """
 
@@ -26,7 +29,7 @@ from jaxrobot.train.config import ExperimentConfig
 
 __all__ = ["VARIANTS", "get_config"]
 
-PANDA_PICK_CUBE = SimDemos(task="panda_pick_cube", action_dim=10, proprio="state[0:22]", camera="scene",
+PANDA_PICK_CUBE = SimDemos(task="panda_pick_cube", action_dim=10, proprio="state[0:22]", camera=("scene", "wrist"),
                            state_path="out/demo/demos/jaxrobot_sim_panda_pick_cube/1.0.0",
                            image_path="out/panda_demos_img/jaxrobot_sim_panda_pick_cube/1.0.0",
                            full_path="out/panda_demos_img96/jaxrobot_sim_panda_pick_cube/1.0.0")

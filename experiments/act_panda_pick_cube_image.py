@@ -16,7 +16,6 @@ Results (success over 200 seed-99 episodes, data efficiency): bench/RESULTS.md, 
 import dataclasses
 
 from jaxrobot.config import load_variant
-from jaxrobot.sim import panda
 from jaxrobot.train.config import ExperimentConfig
 
 __all__ = ["IMAGE_SIZE", "get_config"]
@@ -27,7 +26,7 @@ IMAGE_SIZE = 64
 
 def get_config() -> ExperimentConfig:
     cfg = load_variant(__file__, "act_panda_pick_cube.py:image")
-    data = dataclasses.replace(cfg.data, cameras=panda.CAMERAS, image_size=(IMAGE_SIZE, IMAGE_SIZE),
+    data = dataclasses.replace(cfg.data, image_size=(IMAGE_SIZE, IMAGE_SIZE),
                                path="out/panda_demos_img50/jaxrobot_sim_panda_pick_cube/1.0.0")
     # Output stride 16: a 4x4 feature map per 64-px camera (stride 32 leaves 2x2, too coarse to place the cube).
     model = dataclasses.replace(cfg.model, backbone_output_stride=16)

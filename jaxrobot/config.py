@@ -456,6 +456,12 @@ def _call_get_config(path: pathlib.Path, get_config: typing.Callable, *args: str
         raise ConfigError(f"config file {path}{_error_line(path, e)}: {call} raised {type(e).__name__}: {e}") from e
 
 
+def load_experiment_module(here: str | pathlib.Path, name: str) -> types.ModuleType:
+    """The module of experiment file ``name`` in the folder of the file ``here``: recipes of one task share its
+    facts (e.g. a ``SimDemos``) from one file instead of copying them. Failures are ``ConfigError``s."""
+    return _exec_experiment(pathlib.Path(here).parent / name)
+
+
 def load_variant(here: str | pathlib.Path, spec: str) -> Config:
     """The config of ``spec`` (``"act_pick_cube.py:state"``) in the folder of the file ``here``.
 

@@ -27,14 +27,15 @@ class SimDemos:
     """What a policy recipe needs to know about one sim task's demonstrations.
 
     ``proprio`` is the slice of ``state`` the image variants keep (the robot's own state: where the object is
-    must come from the camera); the paths are where ``jaxrobot sim gen-demos`` writes the state-only, 64x64 and
-    96x96 demonstrations in the README's commands.
+    must come from the camera); ``camera`` names the one camera or the cameras they see (one shared backbone);
+    the paths are where ``jaxrobot sim gen-demos`` writes the state-only, 64x64 and 96x96 demonstrations in the
+    README's commands.
     """
 
     task: str
     action_dim: int
     proprio: str
-    camera: str
+    camera: str | tuple[str, ...]
     state_path: str
     image_path: str
     full_path: str
@@ -42,7 +43,8 @@ class SimDemos:
     def data(self, variant: str, **kw: Any) -> RldsDataConfig:
         if variant == "state":  # cameras=None: no camera is decoded even if the dataset has one
             return RldsDataConfig(path=self.state_path, cameras=None, **kw)
-        camera = dict(state_keys=(f"steps/observation/{self.proprio}",), cameras=(self.camera,))
+        cameras = (self.camera,) if isinstance(self.camera, str) else tuple(self.camera)
+        camera = dict(state_keys=(f"steps/observation/{self.proprio}",), cameras=cameras)
         if variant == "image":
             return RldsDataConfig(path=self.image_path, **kw, **camera, memory_mb=1024)
         return RldsDataConfig(path=self.full_path, **kw, **camera, memory_mb=4096, workers=8)
