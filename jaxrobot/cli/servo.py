@@ -31,7 +31,9 @@ def register(subparsers) -> None:
     p.add_argument("--goal-rotation-deg", type=float, default=0.0, help="goal rotation range per axis (deg)")
     p.add_argument("--workdir", default=None, help="evaluate the servo net of this `jaxrobot train` workdir")
     p.set_defaults(func=run_target)
-    p = sub.add_parser("peg", help="peg insertion by visual servoing (task peg_servo)")
+    p = sub.add_parser("peg", help="peg insertion by visual servoing (task peg_servo, or panda_peg_servo on the arm)")
+    p.add_argument("--task", choices=("peg_servo", "panda_peg_servo"), default="peg_servo",
+                   help="the gantry's task (default) or the Franka Panda's (eye-in-hand camera on the hand)")
     p.add_argument("--episodes", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--deep", action="store_true", help="also train the deep servo net on peg_servo pairs and "
@@ -39,11 +41,12 @@ def register(subparsers) -> None:
     p.add_argument("--workdir", default=None, help="evaluate the servo net of this `jaxrobot train` workdir")
     p.add_argument("--no-ibvs", action="store_true")
     p.add_argument("--references", action="store_true",
-                   help="also run the ground-truth references (oracle servo, peg_insertion expert)")
+                   help="also run the ground-truth references (oracle servo; the scripted expert of "
+                   "peg_insertion, or of panda_peg_insertion on the arm)")
     p.add_argument("--pairs", type=int, default=4096)
     p.add_argument("--train-steps", type=int, default=3000)
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help="override a peg_servo config field, e.g. start_xy=0.03 (repeatable; --deep trains on it too)")
+                   help="override a task config field, e.g. start_xy=0.03 (repeatable; --deep trains on it too)")
     p.add_argument("--json", action="store_true", help="one JSON object per line (the output is always JSON)")
     p.set_defaults(func=run_peg)
 
@@ -79,7 +82,7 @@ def run_peg(args: argparse.Namespace) -> int:
 
     if args.episodes < 1:
         raise CliError(f"--episodes must be >= 1, got {args.episodes}")
-    env = make_env(args.set)
+    env = make_env(args.set, task=args.task)
 
     def emit(obj):
         print(json.dumps(obj), flush=True)
@@ -99,5 +102,6 @@ def run_peg(args: argparse.Namespace) -> int:
         emit({"controller": "deep", **peg_eval(pol, args.episodes, args.seed + 1000, env=env)})
     if args.references:
         emit({"controller": "oracle", **peg_eval("oracle", args.episodes, args.seed, env=env)})
-        emit({"controller": "expert_peg_insertion", **expert_eval(args.episodes, args.seed)})
+        expert_task = "panda_peg_insertion" if args.task == "panda_peg_servo" else "peg_insertion"
+        emit({"controller": f"expert_{expert_task}", **expert_eval(args.episodes, args.seed, task=expert_task)})
     return 0

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 from jaxrobot.config import Config, ConfigError, require
 from jaxrobot.models.export_plan import ExportPlan, chunk_policy_plan
 from jaxrobot.models.policy_batch import camera_keys, check_action_shape, masked_action_mean, model_inputs
+from jaxrobot.nn.augment import random_shift
 from jaxrobot.nn.backbones import check_backbone_fields, make_backbone, preprocess_image
 from jaxrobot.nn.initializers import torch_default
 from jaxrobot.nn.norms import stop_gradient_frozen
@@ -66,6 +67,8 @@ class ACTConfig(Config):
       n_vae_encoder_layers: layers of the CVAE encoder; 4.
       dropout: dropout in attention weights, residual branches and FFNs; 0.1.
       kl_weight: weight of the KL term; 10.
+      random_shift: DrQ-style random shift of every training image by up to this many pixels (edge-padded,
+        same size; :func:`jaxrobot.nn.augment.random_shift`); 0 (reference) is off. Evaluation is unshifted.
     """
 
     kind: ClassVar[str] = "act"
@@ -91,6 +94,7 @@ class ACTConfig(Config):
     n_vae_encoder_layers: int = 4
     dropout: float = 0.1
     kl_weight: float = 10.0
+    random_shift: int = 0
 
     def check(self) -> None:
         for name in (
@@ -124,6 +128,7 @@ class ACTConfig(Config):
         )
         require(0 <= self.dropout < 1, "dropout", "must be in [0, 1)")
         require(self.kl_weight >= 0, "kl_weight", "must be >= 0")
+        require(self.random_shift >= 0, "random_shift", f"must be >= 0 pixels, got {self.random_shift}")
         require(
             self.temporal_ensemble_coeff is None or self.n_action_steps == 1,
             "temporal_ensemble_coeff",
@@ -256,10 +261,13 @@ class ACTModel:
 
     def loss(self, params, batch, rng):
         c = self.config
-        d_rng, z_rng = jax.random.split(rng)
+        d_rng, z_rng, s_rng = jax.random.split(rng, 3)
+        inputs = model_inputs(batch)
+        for i, key in enumerate(camera_keys(inputs)):
+            inputs[key] = random_shift(inputs[key], c.random_shift, jax.random.fold_in(s_rng, i))
         pred, mu, log_sigma_x2 = self.net.apply(
             stop_gradient_frozen(params),
-            model_inputs(batch),
+            inputs,
             batch["action"],
             batch["action_pad_mask"],
             train=True,

@@ -46,6 +46,7 @@ from jaxrobot.models.export_plan import (
     observation_specs,
 )
 from jaxrobot.models.policy_batch import camera_keys, check_action_shape, masked_action_mean, model_inputs
+from jaxrobot.nn.augment import crop_images
 from jaxrobot.nn.backbones import check_backbone_fields, make_backbone, preprocess_image
 from jaxrobot.nn.initializers import torch_default
 from jaxrobot.nn.norms import stop_gradient_frozen
@@ -172,25 +173,6 @@ class DiffusionConfig(Config):
 
 
 # ------------------------------------------------------------------ observation encoder
-
-
-def crop_images(images: jax.Array, crop: tuple[int, int], rng: jax.Array | None) -> jax.Array:
-    """[N, H, W, C] → [N, ch, cw, C]: random offsets per image when ``rng`` is given, else the centre."""
-    n, h, w, _ = images.shape
-    ch, cw = crop
-    if (ch, cw) == (h, w):
-        return images
-    if rng is None:  # torchvision CenterCrop: offset round((H - h) / 2)
-        top, left = int(round((h - ch) / 2.0)), int(round((w - cw) / 2.0))
-        return images[:, top : top + ch, left : left + cw]
-    ry, rx = jax.random.split(rng)
-    tops = jax.random.randint(ry, (n,), 0, h - ch + 1)
-    lefts = jax.random.randint(rx, (n,), 0, w - cw + 1)
-
-    def one(img, top, left):
-        return jax.lax.dynamic_slice(img, (top, left, 0), (ch, cw, img.shape[-1]))
-
-    return jax.vmap(one)(images, tops, lefts)
 
 
 class RgbEncoder(nn.Module):

@@ -14,6 +14,7 @@ from jaxrobot.config import ConfigError, override, validate
 from jaxrobot.sim.env import Env, EnvConfig
 from jaxrobot.sim.tasks.grasp_objects import GraspObjects, GraspObjectsConfig
 from jaxrobot.sim.tasks.panda_peg_insertion import PandaPegInsertion, PandaPegInsertionConfig
+from jaxrobot.sim.tasks.panda_peg_servo import PandaPegServo, PandaPegServoConfig
 from jaxrobot.sim.tasks.panda_pick_cube import PandaPickCube, PandaPickCubeConfig
 from jaxrobot.sim.tasks.peg_insertion import PegInsertion, PegInsertionConfig
 from jaxrobot.sim.tasks.peg_servo import PegServo, PegServoConfig
@@ -31,6 +32,7 @@ _TASKS: dict[str, tuple[type[Env], EnvConfig]] = {
     "peg_servo": (PegServo, PegServoConfig()),
     "panda_pick_cube": (PandaPickCube, PandaPickCubeConfig()),
     "panda_peg_insertion": (PandaPegInsertion, PandaPegInsertionConfig()),
+    "panda_peg_servo": (PandaPegServo, PandaPegServoConfig()),
 }
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from jaxrobot.cli.model import run_params
 from jaxrobot.config import ConfigError, load_experiment, validate
-from jaxrobot.models.diffusion import DiffusionConfig, DiffusionModel, crop_images
+from jaxrobot.models.diffusion import DiffusionConfig, DiffusionModel
 from jaxrobot.models.diffusion_schedule import (
     add_noise,
     ddim_step,
@@ -20,6 +20,7 @@ from jaxrobot.models.diffusion_schedule import (
     make_betas,
 )
 from jaxrobot.models.params import count_params
+from jaxrobot.nn.augment import crop_images
 from jaxrobot.nn.spatial_softmax import SpatialSoftmax
 from jaxrobot.train.config import TrainConfig
 from jaxrobot.train.step import ema_decay_at

@@ -190,13 +190,17 @@ class PandaPegInsertion(PandaTask):
         self._hole_pos0 = np.asarray(m.key_mpos[key], np.float32).reshape(-1, 3)
 
     def _build_mj_model(self) -> mujoco.MjModel:
+        return self._build_spec().compile()
+
+    def _build_spec(self) -> mujoco.MjSpec:
+        """The scene's spec: the Panda, the hole fixture, the peg on the hand, the cameras (tasks add to it)."""
         spec = mujoco.MjSpec.from_file(str(SCENE_XML))
         peg = spec.body("hand").add_body(name="peg", pos=list(PEG_POS_IN_HAND))
         peg.add_geom(name="peg", type=mujoco.mjtGeom.mjGEOM_BOX, size=list(PEG_HALF), mass=0.1,
                      contype=4, conaffinity=4, condim=3, friction=[0.3, 0.005, 0.0001], solref=[0.01, 1.0],
                      solimp=[0.95, 0.99, 0.001, 0.5, 2.0], rgba=[0.85, 0.45, 0.1, 1.0])
         panda.add_cameras(spec)
-        return spec.compile()
+        return spec
 
     # ------------------------------------------------------------------ geometry
 

@@ -118,6 +118,10 @@ class PegServo(PegInsertion):
     language_instruction = "insert the held peg into the hole"
     depth_observation = True
     randomized_fields = ()
+    #: Eye position relative to the tcp in the yaw frame (x, y: the lever arm of a yaw rotation).
+    eye_offset = EYE_OFFSET
+    #: Control steps a visual controller keeps for the descent (its servo budget is the rest).
+    descent_steps = 20
 
     def __init__(self, config: PegServoConfig):
         super().__init__(config)
@@ -210,6 +214,20 @@ class PegServo(PegInsertion):
         metrics = dict(metrics, pixel_error=self.pixel_error(data, info).astype(jnp.float32))
         return super()._make_state(model, data, info, reward, success, done, metrics)
 
+    def servo_pair_view(self, rng: jax.Array, scale: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """For :func:`peg_servo_pairs`: (eye rgb at a start drawn as ``reset`` with the displacement scaled by
+        ``scale``, the eye's pose there, the eye's pose at the goal) as 4x4 world-from-camera matrices."""
+        model = self.mjx_model
+        hole, goal, start, yaw = self.sample_start(model, rng, scale)
+        d0 = self._data0.replace(mocap_pos=jnp.asarray(self._hole0).at[0].set(hole))
+        rgb, _ = self.render_eye(model, self.place(model, d0, self.held_qpos(model, start, yaw)))
+        cur, tgt = eye_pose(start, yaw), eye_pose(goal, jnp.float32(0.0))
+        return rgb, make_pose(cur[1], cur[0]), make_pose(tgt[1], tgt[0])
+
+    def servo_action(self, target: jax.Array) -> jax.Array:
+        """The action for a servo target (x, y, z, yaw), the fingers squeezed shut on the peg."""
+        return self.clip_action(jnp.concatenate([target, jnp.zeros(1)]))
+
     def randomize_model(self, model, rng: jax.Array):
         raise NotImplementedError("peg_servo has no domain randomisation (colour jitter would break the "
                                   "marker segmentation)")
@@ -238,33 +256,26 @@ def oracle_action(env: PegServo, s: jax.Array, goal_tcp: jax.Array) -> jax.Array
     return env.clip_action(jnp.concatenate([xy, z[None], (yaw - peg_yaw)[None], jnp.zeros(1)]))
 
 
-def peg_servo_pairs(env: PegServo, rng: jax.Array, n: int, lam: float = 1.0) -> dict[str, jax.Array]:
+def peg_servo_pairs(env, rng: jax.Array, n: int, lam: float = 1.0) -> dict[str, jax.Array]:
     """``n`` rendered (current, goal) eye images with twist labels, in
-    :class:`~jaxrobot.models.servo.ServoModel`'s batch layout (as :func:`~jaxrobot.sim.tasks.servo_target.servo_pairs`).
+    :class:`~jaxrobot.models.servo.ServoModel`'s batch layout (as :func:`~jaxrobot.sim.tasks.servo_target.servo_pairs`),
+    for ``peg_servo`` or the arm's ``panda_peg_servo`` (any env with ``servo_pair_view`` and ``goal_view``).
 
     Hole and start drawn like ``env.reset`` (every other pair with the start displacement shrunk by a uniform
-    factor in [0, 1], so the net is accurate near the goal where the loop ends); the peg is placed held,
-    kinematically (no physics); the goal image is the taught view :meth:`PegServo.goal_view`. Label: the
+    factor in [0, 1], so the net is accurate near the goal where the loop ends); the peg (or the arm, by IK) is
+    placed kinematically (no physics); the goal image is the taught view ``env.goal_view``. Label: the
     pose-based twist ``λ · log(T_cur⁻¹ T_goal)`` of the eye camera (:func:`~jaxrobot.vision.ibvs.pbvs_velocity`;
     ωx = ωy = 0 since the gripper cannot roll or pitch).
     ``jit`` with ``env`` and ``n`` static.
     """
     from jaxrobot.vision.ibvs import pbvs_velocity
 
-    model = env.mjx_model
-
-    def pose(tcp, yaw):
-        pos, rot = eye_pose(tcp, yaw)
-        return make_pose(rot, pos)
-
     def one(key, shrink):
         k_pose, k_scale = jax.random.split(key)
         scale = jnp.where(shrink, jax.random.uniform(k_scale, ()), 1.0)
-        hole, goal, start, yaw = env.sample_start(model, k_pose, scale)
-        d0 = env._data0.replace(mocap_pos=jnp.asarray(env._hole0).at[0].set(hole))
-        rgb, _ = env.render_eye(model, env.place(model, d0, env.held_qpos(model, start, yaw)))
-        return rgb, pbvs_velocity(pose(start, yaw), pose(goal, jnp.float32(0.0)), lam=lam)
+        rgb, cur, goal = env.servo_pair_view(k_pose, scale)
+        return rgb, pbvs_velocity(cur, goal, lam=lam)
 
     rgb, twist = jax.vmap(one)(jax.random.split(rng, n), jnp.arange(n) % 2 == 1)
-    goal = jnp.broadcast_to(env.goal_view(model)[0], rgb.shape)
+    goal = jnp.broadcast_to(env.goal_view(env.mjx_model)[0], rgb.shape)
     return {"observation/image": rgb, "observation/goal_image": goal, "servo/twist": twist}

@@ -30,34 +30,41 @@ PROPRIO_DIM = 5
 
 
 def visual_obs(obs: dict) -> dict:
-    """What a visual controller may see of a ``peg_servo`` observation: ``proprio`` (``state[..., 0:5]``)
-    and the eye images. There is deliberately no ``state`` key."""
-    return {"proprio": obs["state"][..., :PROPRIO_DIM], "image_eye": obs["image_eye"],
-            "depth_eye": obs["depth_eye"]}
+    """What a visual controller may see of a ``peg_servo`` / ``panda_peg_servo`` observation: ``proprio``
+    (tcp position, yaw, finger opening: the gantry's ``state[..., 0:5]``, the arm's ``proprio``) and the eye
+    images. There is deliberately no ``state`` key."""
+    proprio = obs["proprio"] if "proprio" in obs else obs["state"][..., :PROPRIO_DIM]
+    return {"proprio": proprio, "image_eye": obs["image_eye"], "depth_eye": obs["depth_eye"]}
 
 
-def make_env(overrides=None, **fields):
-    """The ``peg_servo`` env with config ``fields`` (field -> value) or ``overrides`` (``"field=value"``
-    strings, as ``--set``)."""
+#: The servo tasks: the gantry's and the arm's.
+TASKS = ("peg_servo", "panda_peg_servo")
+
+
+def make_env(overrides=None, task: str = "peg_servo", **fields):
+    """The ``peg_servo`` (gantry) or ``panda_peg_servo`` (Franka Panda) env with config ``fields`` (field ->
+    value) or ``overrides`` (``"field=value"`` strings, as ``--set``)."""
     from jaxrobot.sim import registry
 
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     if overrides and fields:
         raise ValueError("pass either override strings or field values, not both")
-    return registry.load("peg_servo", overrides=overrides or fields or None)
+    return registry.load(task, overrides=overrides or fields or None)
 
 
 def rollout_fn(env, init_carry, policy, n: int, steps: int | None = None, *, privileged: bool = False):
     """The un-jitted ``run(keys [n, 2]) -> per-episode results`` of :func:`rollout`.
 
-    Each step the policy gets ``visual_obs(obs)`` (proprioception and images only) unless ``privileged``
-    (ground-truth references such as :func:`~jaxrobot.skills.servoing.policies.oracle_policy`), and the goal
-    view ``{"image", "depth"}``.
+    Each step the policy gets ``visual_obs(obs)`` (proprioception and images only), or the whole env ``State``
+    if ``privileged`` (ground-truth references such as :func:`~jaxrobot.skills.servoing.policies.oracle_policy`),
+    and the goal view ``{"image", "depth"}``.
     """
     import jax
     import jax.numpy as jnp
 
     steps = env.config.episode_steps if steps is None else steps
-    seen = (lambda o: o) if privileged else visual_obs
+    seen = (lambda st: st) if privileged else (lambda st: visual_obs(st.obs))
 
     def run(keys):
         state = jax.vmap(env.reset)(keys)
@@ -68,7 +75,7 @@ def rollout_fn(env, init_carry, policy, n: int, steps: int | None = None, *, pri
         def body(x, _):
             st, cr, acc = x
             goal = {"image": st.info["goal_image"], "depth": st.info["goal_depth"]}
-            action, cr2 = jax.vmap(policy)(seen(st.obs), goal, cr)
+            action, cr2 = jax.vmap(policy)(seen(st), goal, cr)
             started = (cr2.get("phase", 0) == 1) & (cr.get("phase", 0) == 0)
             acc = {"success": acc["success"] | (st.success & ~acc["done"]), "done": acc["done"] | st.done,
                    "switch_px": jnp.where(started, st.metrics["pixel_error"], acc["switch_px"]),
@@ -146,16 +153,17 @@ def peg_eval(controller: str | tuple = "ibvs", n: int = 100, seed: int = 0, *, e
     return summarize(res, time.perf_counter() - t0)
 
 
-def expert_eval(n: int = 100, seed: int = 0) -> dict:
-    """``peg_insertion``'s scripted expert (ground-truth state, noise-free labels) on its own task: pick
-    the peg off the table and insert it (``episode_steps`` 200): the reference insertion rate."""
+def expert_eval(n: int = 100, seed: int = 0, task: str = "peg_insertion") -> dict:
+    """A scripted expert (ground-truth state, noise-free labels) on its own task: ``peg_insertion``'s (pick the
+    peg off the table and insert it, ``episode_steps`` 200) or ``panda_peg_insertion``'s (the arm, from its
+    start pose): the reference insertion rate."""
     import jax
     import jax.numpy as jnp
 
     from jaxrobot.sim import registry
     from jaxrobot.sim.evaluate import wilson_interval
 
-    env = registry.load("peg_insertion")
+    env = registry.load(task)
 
     @jax.jit
     def run(keys):

@@ -70,8 +70,9 @@ def train_deep_servo(env, pairs: int = 2048, steps: int = 1500, batch: int = 64,
 
 def train_peg_servo_net(env, pairs: int = 4096, steps: int = 3000, seed: int = 0,
                         log: Callable[[str], None] = print):
-    """Train the deep servo net on ``peg_servo`` pairs (:func:`~jaxrobot.sim.tasks.peg_servo.peg_servo_pairs`)
-    with :func:`train_deep_servo`. Returns (model, params, info)."""
+    """Train the deep servo net on the servo task's pairs (:func:`~jaxrobot.sim.tasks.peg_servo.peg_servo_pairs`:
+    ``peg_servo`` or, on the arm, ``panda_peg_servo``) with :func:`train_deep_servo`. Returns (model, params,
+    info)."""
     from jaxrobot.sim.tasks.peg_servo import peg_servo_pairs
 
     return train_deep_servo(env, pairs=pairs, steps=steps, seed=seed, log=log, pairs_fn=peg_servo_pairs)
