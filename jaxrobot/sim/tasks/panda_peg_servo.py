@@ -60,6 +60,7 @@ from jaxrobot.sim.tasks.panda_peg_insertion import (
     PandaPegInsertionConfig,
     PandaPegInsertionRandomization,  # noqa: F401  (resolves the inherited field's type hint in this module)
 )
+from jaxrobot.sim.tasks.peg_servo import check_servo_fields
 from jaxrobot.vision.camera import make_pose, project_points
 
 #: Eye camera position in the hand frame (the TCP is at (0, 0, 0.1), the fingers point along +z).
@@ -105,15 +106,7 @@ class PandaPegServoConfig(PandaPegInsertionConfig):
         super().check()
         require(self.action_space == "ee_pose", "action_space",
                 f"must be 'ee_pose' (servo controllers command TCP targets), got {self.action_space!r}")
-        require(self.image_size >= 32, "image_size", f"must be >= 32 (features need pixels), got {self.image_size}")
-        require("eye" in self.cameras, "cameras", f"must include 'eye', got {self.cameras}")
-        require(0 <= self.start_xy <= 0.03, "start_xy", f"must be in [0, 0.03] (markers stay in view), got "
-                f"{self.start_xy}")
-        require(0 <= self.start_z <= 0.04, "start_z", f"must be in [0, 0.04], got {self.start_z}")
-        require(0 <= self.start_yaw <= math.radians(20), "start_yaw",
-                f"must be in [0, 20°] (markers stay in view), got {self.start_yaw}")
-        require(0.005 <= self.goal_clearance <= 0.05, "goal_clearance",
-                f"must be in [0.005, 0.05], got {self.goal_clearance}")
+        check_servo_fields(self)
 
 
 def eye_pose(tcp: jax.Array, yaw: jax.Array) -> tuple[jax.Array, jax.Array]:

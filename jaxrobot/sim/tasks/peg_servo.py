@@ -85,16 +85,21 @@ class PegServoConfig(PegInsertionConfig):
 
     def check(self) -> None:
         super().check()
-        require(self.image_size >= 32, "image_size", f"must be >= 32 (features need pixels), got {self.image_size}")
-        require("eye" in self.cameras, "cameras", f"must include 'eye', got {self.cameras}")
-        require(0 <= self.start_xy <= 0.03, "start_xy", f"must be in [0, 0.03] (markers stay in view), got "
-                f"{self.start_xy}")
-        require(0 <= self.start_z <= 0.04, "start_z", f"must be in [0, 0.04], got {self.start_z}")
-        require(0 <= self.start_yaw <= math.radians(20), "start_yaw",
-                f"must be in [0, 20°] (markers stay in view), got {self.start_yaw}")
-        require(0.005 <= self.goal_clearance <= 0.05, "goal_clearance",
-                f"must be in [0.005, 0.05], got {self.goal_clearance}")
+        check_servo_fields(self)
         require(self.settle_steps >= 0, "settle_steps", f"must be >= 0, got {self.settle_steps}")
+
+
+def check_servo_fields(cfg) -> None:
+    """The eye camera and start-displacement fields every peg-servo task config has (gantry and arm)."""
+    require(cfg.image_size >= 32, "image_size", f"must be >= 32 (features need pixels), got {cfg.image_size}")
+    require("eye" in cfg.cameras, "cameras", f"must include 'eye', got {cfg.cameras}")
+    require(0 <= cfg.start_xy <= 0.03, "start_xy", f"must be in [0, 0.03] (markers stay in view), got "
+            f"{cfg.start_xy}")
+    require(0 <= cfg.start_z <= 0.04, "start_z", f"must be in [0, 0.04], got {cfg.start_z}")
+    require(0 <= cfg.start_yaw <= math.radians(20), "start_yaw",
+            f"must be in [0, 20°] (markers stay in view), got {cfg.start_yaw}")
+    require(0.005 <= cfg.goal_clearance <= 0.05, "goal_clearance",
+            f"must be in [0.005, 0.05], got {cfg.goal_clearance}")
 
 
 def marker_world(hole: jax.Array) -> jax.Array:
