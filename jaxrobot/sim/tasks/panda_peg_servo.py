@@ -6,7 +6,7 @@ hole fixture, the same physics and success predicate) with, added by ``mujoco.Mj
 
 - an eye-in-hand camera ``eye`` on the hand (:data:`EYE_POS_IN_HAND`, 7 cm to the side of the TCP along the
   hand's x axis and 6 cm above it, looking along the hand's z axis, i.e. straight down when the hand points
-  down; fovy 70°), so the optical axis is parallel to the hand's yaw axis, as the gantry's ``eye``;
+  down; field of view ``eye_fovy``), so the optical axis is parallel to the hand's yaw axis, as the gantry's ``eye``;
 - four coloured 14 mm markers on the floor beside the fixture, fixed to the hole body (:data:`MARKER_OFFSETS`),
   and the peg and fixture made achromatic, so colour segmentation finds only the markers.
 
@@ -65,7 +65,6 @@ from jaxrobot.vision.camera import make_pose, project_points
 
 #: Eye camera position in the hand frame (the TCP is at (0, 0, 0.1), the fingers point along +z).
 EYE_POS_IN_HAND = (0.07, 0.0, 0.04)
-EYE_FOVY = 70.0
 #: Eye position relative to the TCP in the hand's yaw frame (x along the hand's x, z up): what
 #: :func:`jaxrobot.skills.servoing.policies.camera_to_base` needs for the lever arm of a yaw rotation.
 EYE_OFFSET = np.array([EYE_POS_IN_HAND[0], -EYE_POS_IN_HAND[1], 0.1 - EYE_POS_IN_HAND[2]], np.float32)
@@ -91,6 +90,8 @@ class PandaPegServoConfig(PandaPegInsertionConfig):
 
     start_xy / start_z / start_yaw: start displacement of the TCP from the goal pose (m, m up, rad).
     goal_clearance: peg bottom above the opening at the goal (pre-insertion) pose (m).
+    eye_fovy: the eye camera's vertical field of view (degrees): narrower gives more pixels per millimetre at
+      the markers, as long as they stay in view from every start.
     """
 
     kind: ClassVar[str] = "sim.panda_peg_servo"
@@ -101,9 +102,11 @@ class PandaPegServoConfig(PandaPegInsertionConfig):
     start_z: float = 0.02
     start_yaw: float = math.radians(10.0)
     goal_clearance: float = 0.015
+    eye_fovy: float = 70.0
 
     def check(self) -> None:
         super().check()
+        require(30.0 <= self.eye_fovy <= 90.0, "eye_fovy", f"must be in [30, 90] degrees, got {self.eye_fovy}")
         require(self.action_space == "ee_pose", "action_space",
                 f"must be 'ee_pose' (servo controllers command TCP targets), got {self.action_space!r}")
         check_servo_fields(self)
@@ -139,7 +142,8 @@ class PandaPegServo(PandaPegInsertion):
 
     def _build_spec(self) -> mujoco.MjSpec:
         spec = super()._build_spec()
-        spec.body("hand").add_camera(name="eye", pos=list(EYE_POS_IN_HAND), fovy=EYE_FOVY, quat=[0.0, 1.0, 0.0, 0.0])
+        spec.body("hand").add_camera(name="eye", pos=list(EYE_POS_IN_HAND), fovy=self.config.eye_fovy,
+                                     quat=[0.0, 1.0, 0.0, 0.0])  # 180° about x: looks along the hand's +z
         hole = spec.body("hole")
         for i, (pos, rgba) in enumerate(zip(MARKER_OFFSETS, _MARKER_RGBA, strict=True)):
             hole.add_geom(name=f"marker_{i}", type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.007, 0.007, 0.0005],
