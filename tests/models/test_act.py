@@ -61,6 +61,8 @@ def test_config_validation_names_backbone_fields():
         validate(default_act_config(backbone="mobilenet_v3_small", backbone_output_stride=8), "model.")
     with pytest.raises(ConfigError, match="config field 'backbone_width': must be >= 1, got 0"):
         validate(default_act_config(backbone_width=0))
+    with pytest.raises(ConfigError, match="config field 'random_shift': must be >= 0 pixels, got -1"):
+        validate(default_act_config(random_shift=-1))
 
 
 def test_kl_closed_form():
