@@ -34,6 +34,14 @@ from jaxrobot.sim.geometry import quat_mul
 CAMERA_FIELDS = ("cam_pos", "cam_quat")
 
 
+def check_scale_ranges(cfg: Config, names: Sequence[str] = ("friction_scale", "mass_scale", "size_scale")) -> None:
+    """Validate multiplicative randomisation ranges ``(lo, hi)`` of a task's randomisation config (names the
+    field on failure): every task's friction / mass / size scales obey the same rule."""
+    for name in names:
+        lo, hi = getattr(cfg, name)
+        require(0 < lo <= hi, name, f"needs 0 < lo <= hi, got {(lo, hi)}")
+
+
 @dataclasses.dataclass(frozen=True)
 class CameraJitter(Config):
     """Random perturbation of each observation camera's pose (per environment, seeded).

@@ -93,7 +93,13 @@ from jaxrobot.sim.panda_arm import (  # noqa: F401  (re-exported: the arm's shar
     rot6d_to_matrix,
     rotvec_matrix,
 )
-from jaxrobot.sim.randomize import CAMERA_FIELDS, CameraJitter, jitter_cameras, observation_camera_ids
+from jaxrobot.sim.randomize import (
+    CAMERA_FIELDS,
+    CameraJitter,
+    check_scale_ranges,
+    jitter_cameras,
+    observation_camera_ids,
+)
 from jaxrobot.vision.camera import quat_to_mat
 
 #: Length of ``obs["state"]`` (layout in the module docstring).
@@ -116,9 +122,7 @@ class PandaPickCubeRandomization(Config):
     camera: CameraJitter = CameraJitter(position=0.01, rotation=0.03)
 
     def check(self) -> None:
-        for name in ("friction_scale", "mass_scale", "size_scale"):
-            lo, hi = getattr(self, name)
-            require(0 < lo <= hi, name, f"needs 0 < lo <= hi, got {(lo, hi)}")
+        check_scale_ranges(self)
         require(self.size_scale[1] * 0.04 < panda.WIDTH_OPEN - 0.02, "size_scale",
                 f"a cube of scale {self.size_scale[1]} leaves < 1 cm per side in the open gripper")
         require(self.rgba_jitter >= 0, "rgba_jitter", f"must be >= 0, got {self.rgba_jitter}")

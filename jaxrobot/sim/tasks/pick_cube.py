@@ -38,7 +38,13 @@ from jaxrobot.sim.env import Env, EnvConfig, State
 from jaxrobot.sim.expert_noise import check_expert_noise, noise_segment
 from jaxrobot.sim.gantry import BASE_POS, GRIPPER_CTRL_OFFSET, OPEN, PAD_INNER, TABLE_TOP
 from jaxrobot.sim.geometry import quat_yaw, wrap_quarter, yaw_quat
-from jaxrobot.sim.randomize import CAMERA_FIELDS, CameraJitter, jitter_cameras, observation_camera_ids
+from jaxrobot.sim.randomize import (
+    CAMERA_FIELDS,
+    CameraJitter,
+    check_scale_ranges,
+    jitter_cameras,
+    observation_camera_ids,
+)
 
 ASSET = pathlib.Path(__file__).resolve().parents[1] / "assets" / "gripper_cube" / "gripper_cube.xml"
 
@@ -60,9 +66,7 @@ class PickCubeRandomization(Config):
     camera: CameraJitter = CameraJitter(position=0.01, rotation=0.03)
 
     def check(self) -> None:
-        for name in ("friction_scale", "mass_scale", "size_scale"):
-            lo, hi = getattr(self, name)
-            require(0 < lo <= hi, name, f"needs 0 < lo <= hi, got {(lo, hi)}")
+        check_scale_ranges(self)
         lo, hi = self.size_scale
         require(hi * 0.02 - PAD_INNER < OPEN, "size_scale", f"cube of scale {hi} no longer fits the open gripper")
         require(self.rgba_jitter >= 0, "rgba_jitter", f"must be >= 0, got {self.rgba_jitter}")

@@ -39,7 +39,13 @@ from jaxrobot.config import Config, require
 from jaxrobot.sim.env import Env, EnvConfig, State
 from jaxrobot.sim.expert_noise import check_expert_noise, noise_segment
 from jaxrobot.sim.geometry import wrap_angle
-from jaxrobot.sim.randomize import CAMERA_FIELDS, CameraJitter, jitter_cameras, observation_camera_ids
+from jaxrobot.sim.randomize import (
+    CAMERA_FIELDS,
+    CameraJitter,
+    check_scale_ranges,
+    jitter_cameras,
+    observation_camera_ids,
+)
 
 ASSET = pathlib.Path(__file__).resolve().parents[1] / "assets" / "push_t" / "push_t.xml"
 
@@ -184,8 +190,7 @@ class PushTRandomization(Config):
     camera: CameraJitter = CameraJitter(position=0.01, rotation=0.03)
 
     def check(self) -> None:
-        lo, hi = self.friction_scale
-        require(0 < lo <= hi, "friction_scale", f"needs 0 < lo <= hi, got {(lo, hi)}")
+        check_scale_ranges(self, ("friction_scale",))
         require(self.rgba_jitter >= 0, "rgba_jitter", f"must be >= 0, got {self.rgba_jitter}")
 
 
