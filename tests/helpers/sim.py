@@ -23,3 +23,20 @@ def panda_gravity_c(m: mujoco.MjModel, d: mujoco.MjData) -> np.ndarray:
         b = m.jnt_bodyid[j]
         out[j] = -d.xaxis[j] @ np.cross(d.subtree_com[b] - d.xanchor[j], m.body_subtreemass[b] * m.opt.gravity)
     return out
+
+
+def check_expert_in_action_space(task: str, space: str, seed: int, n: int) -> None:
+    """The Panda task's scripted expert drives action space ``space``: >= 97% of ``n`` seeded episodes succeed,
+    and ``joint_pos`` labels and executed actions stay inside the joint ranges."""
+    from jaxrobot.sim import registry
+    from jaxrobot.sim.batch import batched
+    from jaxrobot.sim.demos import rollout_expert
+
+    env = registry.load(task, overrides={"action_space": space})
+    r = rollout_expert(batched(env), seed, 0, n)
+    k = int(episode_success(r).sum())
+    assert k / n >= 0.97, k
+    if space == "joint_pos":
+        for key in ("label", "executed"):
+            q = r[key][..., 0:7]
+            assert np.all(q >= env.kin.lower - 1e-6) and np.all(q <= env.kin.upper + 1e-6)

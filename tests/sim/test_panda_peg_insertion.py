@@ -27,7 +27,7 @@ from jaxrobot.sim.geometry import matrix_to_quat
 from jaxrobot.sim.ik import IKConfig
 from jaxrobot.sim.panda_arm import down_rotation, rot6d_to_matrix
 from jaxrobot.sim.tasks.panda_peg_insertion import PEG_HALF, STATE_DIM
-from tests.helpers.sim import episode_success, panda_gravity_c
+from tests.helpers.sim import check_expert_in_action_space, episode_success, panda_gravity_c
 
 N = 64  # seeded episodes for the success rate (the brief asks for >= 64)
 SEED = 0
@@ -248,14 +248,7 @@ def test_expert_success_wilson_bound_on_256_episodes(env):
 @pytest.mark.slow
 @pytest.mark.parametrize("space", ["joint_pos", "ee_delta"])
 def test_expert_in_other_action_spaces(space):
-    e = registry.load("panda_peg_insertion", overrides={"action_space": space})
-    r = rollout_expert(batched(e), SEED, 0, N)
-    k = int(episode_success(r).sum())
-    assert k / N >= 0.97, k
-    if space == "joint_pos":
-        for key in ("label", "executed"):
-            q = r[key][..., 0:7]
-            assert np.all(q >= e.kin.lower - 1e-6) and np.all(q <= e.kin.upper + 1e-6)
+    check_expert_in_action_space("panda_peg_insertion", space, SEED, N)
 
 
 @pytest.mark.slow
