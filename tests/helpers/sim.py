@@ -2,6 +2,8 @@
 session (12-60 s here) and the persistent compilation cache serves the next session; and the checks the sim tests
 share (episode outcomes of a batch rollout, the Panda's gravity torques from MuJoCo C)."""
 
+import functools
+
 import mujoco
 import numpy as np
 
@@ -40,3 +42,19 @@ def check_expert_in_action_space(task: str, space: str, seed: int, n: int) -> No
         for key in ("label", "executed"):
             q = r[key][..., 0:7]
             assert np.all(q >= env.kin.lower - 1e-6) and np.all(q <= env.kin.upper + 1e-6)
+
+
+@functools.lru_cache(maxsize=4)
+def ik_replay(env):
+    """Replays a Panda env's ``ee_pose`` -> joint-target IK over episodes, batched: ``(q0 [B, 7], actions
+    [B, T, 10]) -> q_cmd [B, T, 7]``, q_cmd[t] solved from q_cmd[t-1] and action[t] as the step does."""
+    import jax
+
+    from jaxrobot.sim.panda_arm import rot6d_to_matrix
+
+    def body(q_cmd, action):
+        a = env.clip_action(action)
+        res = env.solve_ik(q_cmd, a[0:3], rot6d_to_matrix(a[3:9]))
+        return res.q, res.q
+
+    return jax.jit(jax.vmap(lambda q0, actions: jax.lax.scan(body, q0, actions)[1]))

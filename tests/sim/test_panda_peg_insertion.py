@@ -8,7 +8,6 @@ predicate, ``mj_step`` for the trajectories.
 
 from __future__ import annotations
 
-import functools
 import itertools
 
 import jax
@@ -25,9 +24,9 @@ from jaxrobot.sim.demos import rollout_expert
 from jaxrobot.sim.evaluate import wilson_interval
 from jaxrobot.sim.geometry import matrix_to_quat
 from jaxrobot.sim.ik import IKConfig
-from jaxrobot.sim.panda_arm import down_rotation, rot6d_to_matrix
+from jaxrobot.sim.panda_arm import down_rotation
 from jaxrobot.sim.tasks.panda_peg_insertion import PEG_HALF, STATE_DIM
-from tests.helpers.sim import check_expert_in_action_space, episode_success, panda_gravity_c
+from tests.helpers.sim import check_expert_in_action_space, episode_success, ik_replay, panda_gravity_c
 
 N = 64  # seeded episodes for the success rate (the brief asks for >= 64)
 SEED = 0
@@ -165,19 +164,6 @@ def test_success_predicate_needs_the_peg_in_the_hole(env):
 # ---------------------------------------------------------------- expert
 
 
-@functools.lru_cache(maxsize=2)
-def _ik_scan(env):
-    """Replays the env's ee_pose -> joint-target IK over episodes: q_cmd[t] from q_cmd[t-1] and action[t]."""
-
-    def body(q_cmd, action):
-        a = env.clip_action(action)
-        res = env.solve_ik(q_cmd, a[0:3], rot6d_to_matrix(a[3:9]))
-        return res.q, res.q
-
-    one = lambda q0, actions: jax.lax.scan(body, q0, actions)[1]  # noqa: E731
-    return jax.jit(jax.vmap(one))
-
-
 def test_expert_success_rate_and_joint_limits(env, roll):
     """>= 97% of N seeded episodes succeed (noise on), within 600 physics steps; every joint command of every
     episode (the IK inside the step, replayed) and every measured joint stays inside the joint ranges."""
@@ -192,7 +178,7 @@ def test_expert_success_rate_and_joint_limits(env, roll):
     for key in ("label", "executed"):
         assert np.all(roll[key] >= env.action_low - 1e-6) and np.all(roll[key] <= env.action_high + 1e-6)
     lo_q, hi_q = np.asarray(env.kin.lower), np.asarray(env.kin.upper)
-    q_cmd = np.asarray(_ik_scan(env)(jnp.asarray(roll["qpos0"][:, 0:7]), jnp.asarray(roll["executed"])))
+    q_cmd = np.asarray(ik_replay(env)(jnp.asarray(roll["qpos0"][:, 0:7]), jnp.asarray(roll["executed"])))
     assert np.all(q_cmd >= lo_q - 1e-6) and np.all(q_cmd <= hi_q + 1e-6)
     q = roll["obs/state"][..., 0:7]
     assert np.all(q >= lo_q - 1e-3) and np.all(q <= hi_q + 1e-3)
@@ -209,7 +195,7 @@ def test_mjx_matches_mujoco_c(env, roll):
     success = episode_success(roll)
     worst = 0.0
     chosen = np.flatnonzero(success)[:3]
-    q_cmds = np.asarray(_ik_scan(env)(jnp.asarray(roll["qpos0"][chosen, 0:7]), jnp.asarray(roll["executed"][chosen])))
+    q_cmds = np.asarray(ik_replay(env)(jnp.asarray(roll["qpos0"][chosen, 0:7]), jnp.asarray(roll["executed"][chosen])))
     for i, b in enumerate(chosen):
         steps = int(roll["done"][b].argmax()) + 1
         actions = roll["executed"][b, :steps]

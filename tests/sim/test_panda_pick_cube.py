@@ -8,8 +8,6 @@ same model: forward kinematics for the observation, ``mj_step`` for the trajecto
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import mujoco
@@ -23,7 +21,7 @@ from jaxrobot.sim.demos import rollout_expert
 from jaxrobot.sim.evaluate import wilson_interval
 from jaxrobot.sim.geometry import matrix_to_quat
 from jaxrobot.sim.tasks.panda_pick_cube import down_rotation, rot6d, rot6d_to_matrix
-from tests.helpers.sim import check_expert_in_action_space, episode_success, panda_gravity_c
+from tests.helpers.sim import check_expert_in_action_space, episode_success, ik_replay, panda_gravity_c
 
 N = 64  # seeded episodes for the success rate (the issue asks for >= 64)
 SEED = 0
@@ -132,18 +130,6 @@ def test_expert_success_rate_and_joint_limits(penv, roll):
     assert np.all(q >= lo_q - 1e-3) and np.all(q <= hi_q + 1e-3)
 
 
-@functools.lru_cache(maxsize=2)
-def _ik_scan(env):
-    """Replays the env's ee_pose -> joint-target IK over an episode: q_cmd[t] from q_cmd[t-1] and action[t]."""
-
-    def body(q_cmd, action):
-        a = env.clip_action(action)
-        res = env.solve_ik(q_cmd, a[0:3], rot6d_to_matrix(a[3:9]))
-        return res.q, res.q
-
-    return jax.jit(lambda q0, actions: jax.lax.scan(body, q0, actions)[1])
-
-
 def test_mjx_matches_mujoco_c(penv, roll):
     """MJX (float32) against MuJoCo C (float64) on the expert's executed episodes, same controls.
 
@@ -161,7 +147,7 @@ def test_mjx_matches_mujoco_c(penv, roll):
         done = roll["done"][b]
         steps = int(done.argmax()) + 1
         actions = roll["executed"][b, :steps]
-        q_cmd = np.asarray(_ik_scan(penv)(jnp.asarray(roll["qpos0"][b, 0:7]), jnp.asarray(actions)))
+        q_cmd = np.asarray(ik_replay(penv)(jnp.asarray(roll["qpos0"][b:b + 1, 0:7]), jnp.asarray(actions[None])))[0]
         # The joint commands of the IK inside the step never leave the joint ranges.
         assert np.all(q_cmd >= lo_q - 1e-6) and np.all(q_cmd <= hi_q + 1e-6)
         mujoco.mj_resetData(m, d)
