@@ -219,14 +219,20 @@ class PandaPegInsertion(PandaTask):
         yaw = jax.random.uniform(k_yaw, (), minval=-cfg.hole_yaw_range, maxval=cfg.hole_yaw_range)
         dq = jax.random.uniform(k_q, (7,), minval=-cfg.joint_jitter, maxval=cfg.joint_jitter)
         q0 = self.kin.clip(self._start_qpos[0:7] + dq)
+        hole = jnp.array([cfg.hole_center[0] + xy[0], cfg.hole_center[1] + xy[1], 0.0])
+        return self.start_state(model, q0, hole, yaw, {"ik_pos_err": jnp.float32(0.0)})
+
+    def start_state(self, model, q0: jax.Array, hole: jax.Array, hole_yaw: jax.Array, info: dict) -> State:
+        """The episode's first State: the arm at rest at joints ``q0`` holding the peg (commanded there, gravity
+        fed forward), the hole body at ``hole`` [3] turned by ``hole_yaw``; ``info`` adds to the step count and
+        joint command."""
         qpos = self._start_qpos.at[0:7].set(q0)
-        hole = jnp.array([[cfg.hole_center[0] + xy[0], cfg.hole_center[1] + xy[1], 0.0]])
         data = self._data0.replace(qpos=qpos, qvel=jnp.zeros(self.mj_model.nv, jnp.float32),
-                                   ctrl=jnp.zeros(self.mj_model.nu, jnp.float32), mocap_pos=hole,
-                                   mocap_quat=yaw_quat(yaw)[None])
+                                   ctrl=jnp.zeros(self.mj_model.nu, jnp.float32), mocap_pos=hole[None],
+                                   mocap_quat=yaw_quat(hole_yaw)[None])
         data = mjx.forward(model, data)
         data = data.replace(ctrl=self.controls(data, q0, jnp.float32(HOLD_WIDTH)))
-        info = {"step": jnp.int32(0), "q_cmd": q0, "ik_pos_err": jnp.float32(0.0)}
+        info = {"step": jnp.int32(0), "q_cmd": q0, **info}
         _, _, metrics = self._evaluate(model, data, info)
         return State(data=data, obs=self._obs(model, data), reward=jnp.float32(0.0), done=jnp.bool_(False),
                      success=jnp.bool_(False), metrics=metrics, info=info)

@@ -209,18 +209,10 @@ class PandaPegServo(PandaPegInsertion):
     def reset_with(self, model, rng: jax.Array) -> State:
         hole, hole_yaw, goal, goal_yaw, start, start_yaw = self.sample_start(rng)
         ik = self.arm_at(start, start_yaw)
-        qpos = self._start_qpos.at[0:7].set(ik.q)
-        data = self._data0.replace(qpos=qpos, qvel=jnp.zeros(self.mj_model.nv, jnp.float32),
-                                   ctrl=jnp.zeros(self.mj_model.nu, jnp.float32), mocap_pos=hole[None],
-                                   mocap_quat=yaw_quat(hole_yaw)[None])
-        data = mjx.forward(model, data)
-        data = data.replace(ctrl=self.controls(data, ik.q, jnp.float32(HOLD_WIDTH)))
         goal_rgb, goal_depth = self.goal_view(model)
-        info = {"step": jnp.int32(0), "q_cmd": ik.q, "ik_pos_err": ik.pos_err, "hole": hole, "goal_tcp": goal,
-                "goal_yaw": goal_yaw, "goal_image": goal_rgb, "goal_depth": goal_depth}
-        _, _, metrics = self._evaluate(model, data, info)
-        return State(data=data, obs=self._obs(model, data), reward=jnp.float32(0.0), done=jnp.bool_(False),
-                     success=jnp.bool_(False), metrics=metrics, info=info)
+        return self.start_state(model, ik.q, hole, hole_yaw, {
+            "ik_pos_err": ik.pos_err, "hole": hole, "goal_tcp": goal, "goal_yaw": goal_yaw, "goal_image": goal_rgb,
+            "goal_depth": goal_depth})
 
     def _obs(self, model, data) -> dict[str, jax.Array]:
         obs = super()._obs(model, data)
