@@ -12,7 +12,7 @@ export JAXROBOT_CACHE ?= $(CURDIR)/.cache/jaxrobot
 $(STAMP): pyproject.toml requirements.lock export/runtime/pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (jaxrobot needs Python 3.11)"; exit 1; }
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -c requirements.lock -e '.[export,dev]' -e './export/runtime[onnx,tflite]' 2>&1 \
+	$(PY) -m pip install -q -c requirements.lock -e '.[export,dev,record]' -e './export/runtime[onnx,tflite]' 2>&1 \
 	  | { grep -v "^WARNING: Location" || true; }; \
 	  test $${PIPESTATUS[0]} -eq 0 || { echo "error: pip install failed (see above)"; exit 1; }
 	$(PY) -c "import jaxrobot, jax, flax, mujoco.mjx, tensorflow_datasets" > /dev/null

@@ -18,7 +18,8 @@ DEBUG_HINT = "(run with --debug or JAXROBOT_DEBUG=1 for the Python traceback)"
 # Exceptions whose message already says what is wrong and where, by class name along the MRO, so that this
 # module needs no import of the library (the runtime's BundleIntegrityError comes from another package).
 USER_ERRORS = frozenset({
-    "CliError", "ConfigError", "DataError", "ExportError", "CheckpointIntegrityError", "WorkdirLocked",
+    "CliError", "ConfigError", "DataError", "ExportError", "CheckpointIntegrityError", "WorkdirLocked", "DirLocked",
+    "LeaderError", "FollowerError",
     "BundleIntegrityError", "BundleError", "FileNotFoundError", "NotADirectoryError", "IsADirectoryError",
 })
 

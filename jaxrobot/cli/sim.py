@@ -73,18 +73,11 @@ def _gen_demos(args: argparse.Namespace) -> int:
         raise CliError(f"--episodes must be >= 1, got {args.episodes}")
     if not 1 <= args.batch_size <= 512:
         raise CliError(f"--batch-size must be in [1, 512] on CPU, got {args.batch_size}")
-    if args.image_size < 0:
-        raise CliError(f"--image-size must be >= 0, got {args.image_size}")
     import faulthandler
 
-    from jaxrobot.sim import demos, registry
+    from jaxrobot.sim import demos
 
-    overrides = list(args.set)
-    if args.image_size:
-        overrides.append(f"image_size={args.image_size}")
-    env = registry.load(args.task, overrides=overrides)
-    if args.image_size and not env.config.cameras:
-        raise CliError(f"task {args.task!r} renders no cameras; set cameras=... with --set")
+    env = load_task(args.task, args.set, args.image_size)
     # A hung XLA call fails loudly instead of stalling a pipeline (shared/FACTS.md: MJX deadlocks seen
     # with other jax versions). Generous: scales with the requested work.
     try:
@@ -104,6 +97,19 @@ def _gen_demos(args: argparse.Namespace) -> int:
     print(json.dumps({k: v for k, v in stats.items() if k != "path"}), file=sys.stderr)
     print(stats["path"])
     return 0
+
+
+def load_task(task: str, sets: list[str], image_size: int):
+    """The task's env with ``--set`` overrides and ``--image-size`` (checked), as gen-demos and record take them."""
+    from jaxrobot.cli.errors import CliError
+    from jaxrobot.sim import registry
+
+    if image_size < 0:
+        raise CliError(f"--image-size must be >= 0, got {image_size}")
+    env = registry.load(task, overrides=list(sets) + ([f"image_size={image_size}"] if image_size else []))
+    if image_size and not env.config.cameras:
+        raise CliError(f"task {task!r} renders no cameras; set cameras=... with --set")
+    return env
 
 
 def _register_label_grasps(sub) -> None:

@@ -39,7 +39,7 @@ Task configs provide (duck-typed, as :class:`jaxrobot.sim.tasks.panda_pick_cube.
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import jax
 import jax.numpy as jnp
@@ -243,6 +243,25 @@ class PandaTask(Env):
         finger's slide (``width / 2``)."""
         ff = self.gravity_torque(data) / self._kp
         return jnp.concatenate([q_target + ff, (0.5 * width)[None]]).astype(jnp.float32)
+
+    def command(self, state: State, action: jax.Array) -> tuple[jax.Array, dict[str, Any]]:
+        """The control law of one step, before any physics: (actuator controls [nu], the next ``info``).
+
+        ``step_with`` is ``command``, ``n_substeps`` physics steps, then :meth:`settle`; the real-time
+        recorder (:mod:`jaxrobot.record.follower`) runs the same two halves around MuJoCo's C stepping.
+        """
+        action = self.clip_action(action)
+        q_target, width, ik_err = self.joint_targets(state.data, state.info["q_cmd"], action)
+        info = dict(state.info, step=state.info["step"] + 1, q_cmd=q_target, ik_pos_err=ik_err)
+        return self.controls(state.data, q_target, width), info
+
+    def settle(self, model, data, info: dict[str, Any]) -> State:
+        """The State after a step's physics: reward, success, done, observation from ``data``."""
+        raise NotImplementedError
+
+    def step_with(self, model, state: State, action: jax.Array) -> State:
+        ctrl, info = self.command(state, action)
+        return self.settle(model, self.physics(model, state.data, ctrl), info)
 
     def action_for(self, state: State, pos: jax.Array, rot: jax.Array, width: jax.Array) -> jax.Array:
         """The action (in ``config.action_space``) that commands TCP target (pos, rot) and gripper ``width``."""

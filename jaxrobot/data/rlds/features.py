@@ -39,6 +39,7 @@ _TEXT = _CLS + "text_feature.Text"
 IMAGE_ENCODINGS = ("jpeg", "png")
 ENCODINGS = ("jpeg", "png", "scalar", "tensor", "tensor_bytes", "tensor_zlib", "text", "class_label")
 DEFAULT_TEMPLATE = "{DATASET}-{SPLIT}.{FILEFORMAT}-{SHARD_X_OF_Y}"  # tfds naming.DEFAULT_FILENAME_TEMPLATE
+INDEX_TEMPLATE = "{DATASET}-{SPLIT}.{FILEFORMAT}-{SHARD_INDEX}"  # what tfds's SequentialWriter writes
 
 
 @dataclasses.dataclass(frozen=True)

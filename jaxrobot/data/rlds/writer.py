@@ -32,6 +32,7 @@ from jaxrobot.data.rlds.example_proto import serialize_example
 from jaxrobot.data.rlds.features import (
     DEFAULT_TEMPLATE,
     IMAGE_ENCODINGS,
+    INDEX_TEMPLATE,
     METADATA_FILE,
     DatasetInfo,
     Feature,
@@ -45,7 +46,6 @@ from jaxrobot.data.rlds.images import encode_image
 _NAME_RE = re.compile(r"^[a-zA-Z]\w*$")  # tfds naming: dataset names in file templates
 _SPLIT_RE = re.compile(r"^[\w-]+$")
 _VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
-_INDEX_TEMPLATE = "{DATASET}-{SPLIT}.{FILEFORMAT}-{SHARD_INDEX}"  # what tfds's SequentialWriter writes
 
 
 def _as_bytes(v: Any, key: str, where: str) -> bytes:
@@ -60,7 +60,7 @@ def _as_bytes(v: Any, key: str, where: str) -> bytes:
     raise DataError(f"{where}: text feature {key!r} needs str or bytes, got {type(v).__name__}")
 
 
-def _encode_episode(ep: Mapping[str, Any], spec: dict[str, Feature], where: str, jpeg_quality: int) -> bytes:
+def encode_episode(ep: Mapping[str, Any], spec: dict[str, Feature], where: str, jpeg_quality: int) -> bytes:
     extra = sorted(set(ep) - set(spec))
     if extra:
         raise DataError(f"{where}: keys not in features: {extra}; features has {sorted(spec)}")
@@ -243,7 +243,7 @@ def write_rlds(out_dir: str, name: str, episodes: Iterable[dict] | Mapping[str, 
         raise DataError(f"max_episodes_per_shard must be >= 1, got {max_episodes_per_shard}")
     if shard_names not in ("x_of_y", "index"):
         raise DataError(f"shard_names must be 'x_of_y' or 'index', got {shard_names!r}")
-    template = DEFAULT_TEMPLATE if shard_names == "x_of_y" else _INDEX_TEMPLATE
+    template = DEFAULT_TEMPLATE if shard_names == "x_of_y" else INDEX_TEMPLATE
     by_split = dict(episodes) if isinstance(episodes, Mapping) else {split: episodes}
     for s in by_split:
         if not _SPLIT_RE.match(s):
@@ -275,7 +275,7 @@ def write_rlds(out_dir: str, name: str, episodes: Iterable[dict] | Mapping[str, 
 
                 bar = tqdm(total=total, desc=f"write {name}/{s}", unit="ep", leave=False)
             for i, ep in enumerate(it):
-                w.add(_encode_episode(ep, spec, f"{name} split {s!r} episode {i}", jpeg_quality))
+                w.add(encode_episode(ep, spec, f"{name} split {s!r} episode {i}", jpeg_quality))
                 if bar is not None:
                     bar.update(1)
             if bar is not None:

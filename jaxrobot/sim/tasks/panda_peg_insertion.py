@@ -237,11 +237,7 @@ class PandaPegInsertion(PandaTask):
         return State(data=data, obs=self._obs(model, data), reward=jnp.float32(0.0), done=jnp.bool_(False),
                      success=jnp.bool_(False), metrics=metrics, info=info)
 
-    def step_with(self, model, state: State, action: jax.Array) -> State:
-        action = self.clip_action(action)
-        q_target, width, ik_err = self.joint_targets(state.data, state.info["q_cmd"], action)
-        data = self.physics(model, state.data, self.controls(state.data, q_target, width))
-        info = dict(state.info, step=state.info["step"] + 1, q_cmd=q_target, ik_pos_err=ik_err)
+    def settle(self, model, data, info) -> State:
         reward, success, metrics = self._evaluate(model, data, info)
         done = success | (info["step"] >= self.config.episode_steps)
         return State(data=data, obs=self._obs(model, data), reward=reward, done=done, success=success,

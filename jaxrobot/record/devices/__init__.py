@@ -1,0 +1,1 @@
+"""Device I/O for leaders: servo buses (Dynamixel / Feetech) and HID devices, with wire-protocol emulators."""
