@@ -288,7 +288,9 @@ class Recorder:
         os.makedirs(folder, exist_ok=True)
         stem = os.path.join(folder, f"episode_{position:05d}")
         try:
-            frames = render_episodes(self.env, [take.qpos], size=(240, 320))[0]
+            cams = tuple(getattr(self.env.config, "cameras", ()))
+            frames = render_episodes(self.env, [take.qpos], size=(240, 320),
+                                     camera="scene" if "scene" in cams else -1)[0]
         except Exception as e:  # no GL on this machine: the data matters, the video does not
             print(f"jaxrobot record: no video for episode {position} ({type(e).__name__}: {e})", file=sys.stderr)
             return

@@ -21,6 +21,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import os
+import sys
 import time
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -249,7 +250,7 @@ class TeleopLeader(Leader):
 
     def status(self, text: str) -> None:
         """Tell the operator what the leader waits for (the keyboard shows it in its window)."""
-        print(f"jaxrobot record ({self.name}): {text}", flush=True)
+        print(f"jaxrobot record ({self.name}): {text}", file=sys.stderr, flush=True)  # stdout ends in the path
 
     def begin(self, state: Any, episode: int) -> None:
         self.target.reset(state)

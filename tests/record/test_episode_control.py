@@ -1,0 +1,87 @@
+"""Recorder episode control through the Python API: accept / discard / re-record / quit, bad leader input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jaxrobot.data.rlds import RldsDataset
+from jaxrobot.record.follower import SimFollower
+from jaxrobot.record.leaders.base import Leader, LeaderError, LeaderInput
+from jaxrobot.record.leaders.scripted import ScriptedOperator
+from jaxrobot.record.recorder import Recorder
+
+
+@pytest.fixture(scope="module")
+def env():
+    from jaxrobot.sim import registry
+
+    return registry.load("panda_pick_cube")
+
+
+class Scripted(Leader):
+    """The sim operator, plus operator events at given ticks of given takes: {(take, tick): event}."""
+
+    name = "test"
+
+    def __init__(self, env, events=None, bad=None):
+        self.inner = ScriptedOperator(env, seed=0)
+        self.events, self.bad = dict(events or {}), bad
+        self.take, self.starts = -1, []
+
+    def begin(self, state, episode):
+        self.take += 1
+        self.tick = 0
+        self.starts.append((episode, np.asarray(state.obs["state"]).copy()))
+        self.inner.begin(state, episode)
+
+    def read(self, state):
+        ev = self.events.get((self.take, self.tick))
+        self.tick += 1
+        if ev:
+            return LeaderInput(None, frozenset({ev}))
+        cmd = self.inner.read(state)
+        if self.bad is not None and self.tick == 3:
+            return LeaderInput(np.full_like(cmd.action, self.bad))
+        return cmd
+
+
+def test_rerecord_restarts_the_same_start_discard_moves_on_and_quit_stops(env, tmp_path):
+    leader = Scripted(env, events={(0, 5): "rerecord", (2, 4): "discard", (4, 2): "quit"})
+    with Recorder(env, "panda_pick_cube", leader, SimFollower(env, view=False), str(tmp_path), realtime_factor=50,
+                  media=False, progress=False) as rec:
+        res = rec.run(5)
+        path = rec.path
+    # take 0: re-recorded at tick 5 -> take 1 starts from the same index and state; take 1 accepted;
+    # take 2 discarded at tick 4 -> take 3 starts at the next index; take 3 accepted; take 4 quit.
+    idx = [e for e, _ in leader.starts]
+    assert idx == [0, 0, 1, 2, 3]
+    np.testing.assert_array_equal(leader.starts[0][1], leader.starts[1][1])
+    assert res.accepted == 2 and res.quit and res.total_episodes == 2
+    ds = RldsDataset(path)
+    assert [int(ds[i]["episode_metadata/episode_index"]) for i in range(2)] == [0, 2]
+    assert all(bool(ds[i]["episode_metadata/success"]) for i in range(2))
+    # The next session continues after the last committed start (index 2; the quit take was never stored).
+    with Recorder(env, "panda_pick_cube", Scripted(env), SimFollower(env, view=False), str(tmp_path),
+                  realtime_factor=50, media=False, progress=False) as rec:
+        assert rec.next_index == 3
+
+
+def test_an_operator_accept_mid_take_keeps_the_partial_episode_unsuccessful(env, tmp_path):
+    with Recorder(env, "panda_pick_cube", Scripted(env, events={(0, 10): "accept"}), SimFollower(env, view=False),
+                  str(tmp_path), realtime_factor=50, media=False, progress=False) as rec:
+        take = rec.take()
+        assert take.ended_by == "accept" and take.length == 10 and not take.success
+        assert rec.accept(take) == 0
+        ep = RldsDataset(rec.path)[0]
+    assert len(ep["steps/action"]) == 10 and not ep["episode_metadata/success"] and not ep["steps/is_terminal"].any()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_non_finite_leader_action_is_a_clear_error_and_nothing_is_written(env, tmp_path, bad):
+    with Recorder(env, "panda_pick_cube", Scripted(env, bad=bad), SimFollower(env, view=False), str(tmp_path),
+                  realtime_factor=50, media=False, progress=False) as rec:
+        with pytest.raises(LeaderError, match=r"leader 'test' gave action .* at tick 2: needs 10 finite numbers"):
+            rec.run(1)
+        assert rec.appender.num_episodes == 0
+    assert not (tmp_path / "jaxrobot_sim_panda_pick_cube" / "1.0.0").exists()
