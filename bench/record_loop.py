@@ -5,7 +5,8 @@ Usage: ``.venv/bin/python bench/record_loop.py [--episodes 20] [--task panda_pic
 
 - ``jitter_p50_ms`` / ``_p99`` / ``_max``: |measured - nominal| control period of the real-time (x1) loop at the
   task's rate (50 Hz on panda_pick_cube), over every tick of every take (accepted or not);
-- ``latency_p50_ms`` / ``_p99`` / ``_max``: from the start of a tick (leader read) to the follower command;
+- ``latency_p50_ms`` / ``_p99`` / ``_max``: from the start of a tick (leader read) to the command applied in the
+  follower (after the task's control law: IK and gravity feed-forward);
 - ``overruns``: ticks that started more than a period late; ``tick_work_p50_ms``: leader + follower per tick;
 - ``demos_per_hour``: accepted episodes per wall-clock hour, real time, saving and media (MP4 + contact sheet)
   included; ``accepted`` / ``discarded``;

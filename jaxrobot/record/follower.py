@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 import os
+import time
 from typing import Any
 
 import jax
@@ -29,6 +30,9 @@ class Follower(abc.ABC):
     """A robot under command. ``control_dt`` is its control period in seconds."""
 
     control_dt: float
+    #: ``time.perf_counter()`` when the last command reached the robot (set by :meth:`step`), for the loop's
+    #: leader-to-follower latency; None if the driver cannot tell.
+    commanded_at: float | None = None
 
     @abc.abstractmethod
     def reset(self, seed: int, episode: int) -> State:
@@ -71,13 +75,18 @@ class SimFollower(Follower):
         self._settle = jax.jit(env.settle)
         self.state: State | None = None
         self.viewer = None
+        self._viewer_threads: list = []
         if view is None:
             view = bool(os.environ.get("DISPLAY"))
         if view:
             try:
+                import threading
+
                 from mujoco import viewer as mj_viewer
 
+                before = set(threading.enumerate())
                 self.viewer = mj_viewer.launch_passive(self.m, self.d)
+                self._viewer_threads = [t for t in threading.enumerate() if t not in before]
             except Exception as e:  # no display server, no GL: record without the view
                 print(f"jaxrobot record: no live view ({type(e).__name__}: {e})", flush=True)
 
@@ -102,6 +111,7 @@ class SimFollower(Follower):
             raise RuntimeError("SimFollower.step before reset")
         ctrl, info = self._command(self.state, np.asarray(action, np.float32))
         self.d.ctrl[:] = np.asarray(ctrl)
+        self.commanded_at = time.perf_counter()
         for _ in range(self.env.n_substeps):
             mujoco.mj_step(self.m, self.d)
         return self._sync(info)
@@ -112,4 +122,8 @@ class SimFollower(Follower):
     def close(self) -> None:
         if self.viewer is not None:
             self.viewer.close()
+            # Let the viewer's thread destroy its window before the interpreter terminates GLFW (exiting while
+            # it still runs hangs or crashes in glfw.terminate, seen under Xvfb).
+            for t in self._viewer_threads:
+                t.join(timeout=5.0)
             self.viewer = None

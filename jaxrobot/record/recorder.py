@@ -213,8 +213,9 @@ class Recorder:
                 raise LeaderError(f"leader {self.leader.name!r} gave action {action!r} at tick {len(actions)}: "
                                   f"needs {self.env.action_size} finite numbers ({self.env.config.action_space})")
             obs.append(jax.device_get(state.obs))
-            latencies.append(time.perf_counter() - t0)
+            sent = time.perf_counter()
             state = self.follower.step(action)
+            latencies.append((self.follower.commanded_at or sent) - t0)  # leader read -> command applied
             actions.append(action)
             rewards.append(float(state.reward))
             success.append(bool(state.success))

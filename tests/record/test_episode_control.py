@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -85,3 +90,23 @@ def test_a_non_finite_leader_action_is_a_clear_error_and_nothing_is_written(env,
             rec.run(1)
         assert rec.appender.num_episodes == 0
     assert not (tmp_path / "jaxrobot_sim_panda_pick_cube" / "1.0.0").exists()
+
+
+@pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs xvfb-run (Debian package xvfb) for a display")
+def test_the_live_view_opens_and_follows_where_a_display_exists(tmp_path):
+    """On a virtual X display the follower opens MuJoCo's passive viewer and keeps it in sync."""
+    code = ("from jaxrobot import platform; platform.configure()\n"
+            "from jaxrobot.sim import registry\n"
+            "from jaxrobot.record.follower import SimFollower\n"
+            "env = registry.load('panda_pick_cube')\n"
+            "f = SimFollower(env)\n"  # view=None: opens because $DISPLAY is set
+            "assert f.viewer is not None and f.viewer.is_running()\n"
+            "s = f.reset(0, 0)\n"
+            "for _ in range(5):\n"
+            "    s = f.step(env.action_for(s, *env.kin.fk_matrix(s.info['q_cmd']), s.obs['state'][21]))\n"
+            "assert f.viewer.is_running()\n"
+            "f.close()\n"
+            "print('viewer ok')\n")
+    res = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 800x600x24", sys.executable, "-c", code],
+                         capture_output=True, text=True, timeout=180, env={**os.environ, "MUJOCO_GL": "glfw"})
+    assert "viewer ok" in res.stdout, res.stdout + res.stderr
