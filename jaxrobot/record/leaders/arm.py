@@ -253,6 +253,9 @@ class ArmLeader(Leader):
         q = self.calibration.joints(ticks)
         return self._mid + np.mod(q - self._mid + math.pi, 2 * math.pi) - math.pi
 
+    def warm_up(self, state: Any) -> None:
+        self._to_action(state, np.asarray(state.obs["state"][0:7], np.float32), np.float32(0.0))
+
     def read(self, state: Any) -> LeaderInput:
         ticks = self.bus.read_ticks()
         q = self.joints(ticks)

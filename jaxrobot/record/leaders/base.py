@@ -55,6 +55,10 @@ class Leader(abc.ABC):
     def begin(self, state: Any, episode: int) -> None:  # noqa: B027 - optional hook
         """A new episode starts from follower ``state`` (its index in the dataset is ``episode``)."""
 
+    def warm_up(self, state: Any) -> None:  # noqa: B027 - optional hook
+        """Compile (or load) the leader's jitted functions on ``state`` before the first take, so the first
+        recorded tick is not late; must leave no trace in the next take."""
+
     @abc.abstractmethod
     def read(self, state: Any) -> LeaderInput:
         """The command for this tick given the follower's current state (must not block for long)."""

@@ -83,6 +83,10 @@ class ScriptedOperator(Leader):
         self.correct_at = (int(self.rng.integers(int(0.3 / self.dt), int(1.0 / self.dt)))
                            if self.rng.random() < t.correction_prob else -1)
 
+    def warm_up(self, state: Any) -> None:
+        self.begin(state, 0)  # begin() draws everything afresh at the next take
+        self.read(state)
+
     def read(self, state: Any) -> LeaderInput:
         t = self.timing
         pos, rot, width, quiet = (np.asarray(x) for x in self._plan(state))

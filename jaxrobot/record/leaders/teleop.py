@@ -259,6 +259,10 @@ class TeleopLeader(Leader):
         self.moved = False
         self.status(f"episode {episode}: press start when ready")
 
+    def warm_up(self, state: Any) -> None:
+        self.target.reset(state)  # begin() resets it again
+        self.target.action(state)
+
     def read(self, state: Any) -> LeaderInput:
         if self.target.pos is None:
             self.target.reset(state)
