@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 LEADERS = ("sim", "keyboard", "gamepad", "spacemouse", "arm")
@@ -77,23 +78,34 @@ def _record(args: argparse.Namespace) -> int:
 
     if args.episodes < 1:
         raise CliError(f"--episodes must be >= 1, got {args.episodes}")
-    if not args.realtime_factor > 0:
-        raise CliError(f"--realtime-factor must be > 0, got {args.realtime_factor}")
+    if not (math.isfinite(args.realtime_factor) and args.realtime_factor > 0):
+        raise CliError(f"--realtime-factor must be a finite number > 0, got {args.realtime_factor}")
+    if not 0 <= args.seed < 2**32:
+        raise CliError(f"--seed must be in [0, 2**32), got {args.seed}")
+    import contextlib
+
     from jaxrobot.cli.sim import load_task
     from jaxrobot.record.follower import SimFollower
     from jaxrobot.record.leaders import make_leader
     from jaxrobot.record.recorder import Recorder
 
     env = load_task(args.task, args.set, args.image_size)
-    leader = make_leader(args.leader, env, seed=args.seed, operator=args.operator, calibration=args.calibration)
-    follower = SimFollower(env, view=args.view)
-    with Recorder(env, args.task, leader, follower, args.out, seed=args.seed, realtime_factor=args.realtime_factor,
-                  media=not args.no_media, progress=not args.no_progress) as rec:
+    with contextlib.ExitStack() as stack:  # a failed start still closes the viewer and the leader's device
+        follower = SimFollower(env, view=args.view)  # first: it says which tasks can be recorded
+        stack.callback(follower.close)
+        leader = make_leader(args.leader, env, seed=args.seed, operator=args.operator, calibration=args.calibration)
+        stack.callback(leader.close)
+        rec = stack.enter_context(Recorder(env, args.task, leader, follower, args.out, seed=args.seed,
+                                           realtime_factor=args.realtime_factor, media=not args.no_media,
+                                           progress=not args.no_progress))
         if rec.appender.removed:
             print(f"cleaned up after an interrupted recording: {len(rec.appender.removed)} uncommitted file(s)",
                   file=sys.stderr)
         before = rec.appender.num_episodes
         res = rec.run(args.episodes)
+    if res.total_episodes == 0:
+        print("nothing recorded: the operator quit before accepting an episode", file=sys.stderr)
+        return 1
     t = res.timing
     print(f"{res.accepted} accepted, {res.discarded} discarded in {res.seconds:.1f} s ({res.demos_per_hour:.0f} "
           f"demos/hour); dataset now {res.total_episodes} episodes (was {before}); loop {t['rate_hz']:.0f} Hz "
@@ -130,12 +142,19 @@ def _calibrate_arm(args: argparse.Namespace) -> int:
 
     ids = ints(args.ids, "--ids", allow_missing=True)
     directions = ints(args.directions, "--directions")
+    if any(d not in (1, -1) for d in directions):
+        raise CliError(f"--directions: each entry must be 1 or -1, got {args.directions!r}")
+    if all(i is None for i in ids):
+        raise CliError("--ids: at least one Panda joint needs a servo")
     bus_ids = [i for i in ids if i is not None] + [args.gripper_id]
+    if len(set(bus_ids)) != len(bus_ids):
+        raise CliError(f"--ids / --gripper-id: each servo ID once, got {bus_ids}")
     with ServoBus(args.bus, args.port, bus_ids, args.baudrate) as bus:  # torque off: the arm moves by hand
 
         def reading(prompt: str) -> dict[int, int]:
             print(prompt, file=sys.stderr, flush=True)
-            sys.stdin.readline()
+            if not sys.stdin.readline():
+                raise CliError("calibrate-arm reads Enter from the terminal after each pose; standard input ended")
             return dict(zip(bus_ids, (int(t) for t in bus.read_ticks()), strict=True))
 
         home = reading("Hold the leader arm in the Panda's home pose (elbow bent, hand down), then press Enter.")
@@ -158,6 +177,9 @@ def _replay(args: argparse.Namespace) -> int:
     if not 0 <= args.episode < len(ds):
         raise CliError(f"--episode {args.episode}: {args.dataset} split {args.split!r} has {len(ds)} episodes")
     made = ds.metadata.get("jaxrobot_sim") or {}
+    if made.get("task") not in (None, args.task):
+        raise CliError(f"{args.dataset} holds episodes of task {made['task']!r}, not {args.task!r}: replay them with "
+                       f"--task {made['task']}")
     config = None
     if made.get("task") == args.task and made.get("config"):
         from jaxrobot import config as config_lib

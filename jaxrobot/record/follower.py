@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 import os
+import sys
 import time
 from typing import Any
 
@@ -27,7 +28,15 @@ from jaxrobot.sim.env import Env, State
 
 
 class Follower(abc.ABC):
-    """A robot under command. ``control_dt`` is its control period in seconds."""
+    """A robot under command. ``control_dt`` is its control period in seconds.
+
+    The contract the recorder relies on: :meth:`reset` and :meth:`step` return a state with ``obs`` (the task's
+    observation dict, recorded as is), ``reward``, ``success``, ``done`` and ``info["q_cmd"]`` (the last joint
+    command; end-effector leaders start from its pose), i.e. the fields of :class:`jaxrobot.sim.env.State` a
+    real robot can report (the task's evaluation code computes reward and success from them); :meth:`qpos`
+    gives what the episode video renders. The recorder steps the follower once, holding still, before the first
+    take (the warm-up tick), then resets it.
+    """
 
     control_dt: float
     #: ``time.perf_counter()`` when the last command reached the robot (set by :meth:`step`), for the loop's
@@ -88,7 +97,7 @@ class SimFollower(Follower):
                 self.viewer = mj_viewer.launch_passive(self.m, self.d)
                 self._viewer_threads = [t for t in threading.enumerate() if t not in before]
             except Exception as e:  # no display server, no GL: record without the view
-                print(f"jaxrobot record: no live view ({type(e).__name__}: {e})", flush=True)
+                print(f"jaxrobot record: no live view ({type(e).__name__}: {e})", file=sys.stderr, flush=True)
 
     def _sync(self, info: dict[str, Any]) -> State:
         self.state = self._settle(self.env.mjx_model, mjx.put_data(self.m, self.d), info)

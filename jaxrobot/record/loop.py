@@ -50,12 +50,16 @@ class RateClock:
         return start
 
     def restart(self) -> None:
-        """Forget the schedule (between episodes: the pause while an episode is saved is not jitter)."""
+        """Forget the schedule and the statistics (the ticks spent waiting for the operator's start, and the
+        pause while an episode is saved, are not the recorded loop's jitter)."""
         self._next = self._last = None
+        self.periods = []
+        self.overruns = 0
 
 
 def timing_stats(periods_s, latencies_s, nominal_s: float, overruns: int = 0) -> dict[str, float]:
-    """Period jitter (|measured - nominal| period) and leader-to-follower latency percentiles, in ms."""
+    """Period jitter (|measured - nominal| period) and leader-to-follower latency percentiles, in ms;
+    ``rate_hz`` is the loop's own rate (the task's control rate times the realtime factor)."""
     p = np.abs(np.asarray(periods_s, np.float64) - nominal_s) * 1e3
     lat = np.asarray(latencies_s, np.float64) * 1e3
     out = {"rate_hz": 1.0 / nominal_s, "ticks": int(len(lat)), "overruns": int(overruns)}

@@ -136,8 +136,8 @@ class Recorder:
         return self.appender.path
 
     def open(self) -> Recorder:
-        self.appender.open()
         try:
+            self.appender.open()
             meta = self.appender.metadata
             old = meta.get("jaxrobot_sim", {})
             if self.appender.exists and old.get("task") not in (None, self.task):
@@ -159,14 +159,18 @@ class Recorder:
             self._meta = meta
             self._warm_up()
         except BaseException:
-            self.appender.close()
+            self.close()  # the lock, and the follower's viewer and the leader's device with it
             raise
         return self
 
     def close(self) -> None:
-        self.appender.close()
-        self.follower.close()
-        self.leader.close()
+        try:
+            self.appender.close()
+        finally:
+            try:
+                self.follower.close()
+            finally:
+                self.leader.close()
 
     def __enter__(self) -> Recorder:
         return self.open()
@@ -216,10 +220,10 @@ class Recorder:
         clock = RateClock(self.period)
         state = self.follower.reset(self.seed, index)
         self.leader.begin(state, index)
-        started = time.time()
         if self.leader.needs_start and not self._wait_for_start(clock, state):
-            return self._empty_take(index, started, "quit")
+            return self._empty_take(index, time.time(), "quit")
         clock.restart()
+        started = time.time()  # the take starts when the operator starts it
         obs: list[dict[str, np.ndarray]] = []
         actions, rewards, success, done, qpos = [], [], [], [], [self.follower.qpos()]
         latencies: list[float] = []
@@ -286,12 +290,22 @@ class Recorder:
             "episode_metadata/latency_p99_ms": np.float32(t["latency_p99_ms"]),
             "episode_metadata/overruns": np.int64(take.overruns),
         })
+        session = dict(self._session)
         self._session["accepted"] += 1
         self._advance(take)
         self.appender.update_metadata(self._meta)
-        position = self.appender.append(ep)
+        try:
+            position = self.appender.append(ep)
+        except BaseException:
+            self._session.clear()
+            self._session.update(session)  # not committed: the counts stay those of the dataset
+            raise
         if self.media:
-            self._write_media(take, position)
+            try:
+                self._write_media(take, position)
+            except Exception as e:  # noqa: BLE001 - the episode is committed; a video is not worth the session
+                print(f"jaxrobot record: no video for episode {position} ({type(e).__name__}: {e})",
+                      file=sys.stderr)
         return position
 
     def discard(self, take: Take) -> None:
@@ -329,10 +343,16 @@ class Recorder:
 
     # ------------------------------------------------------------------ sessions
 
-    def run(self, episodes: int) -> RecordResult:
-        """Record until ``episodes`` new takes are accepted (or the operator quits)."""
+    def run(self, episodes: int, max_attempts: int | None = None) -> RecordResult:
+        """Record until ``episodes`` new takes are accepted (or the operator quits).
+
+        A scripted leader (no ``start`` from an operator) gives up with a clear error after ``max_attempts``
+        takes (default ``max(4 * episodes, 20)``) instead of failing forever, as ``gen-demos`` does.
+        """
         if episodes < 1:
             raise ValueError(f"episodes must be >= 1, got {episodes}")
+        if max_attempts is None and not self.leader.needs_start:
+            max_attempts = max(4 * episodes, 20)
         bar = None
         if self.progress:
             from tqdm import tqdm
@@ -344,6 +364,10 @@ class Recorder:
         retry: int | None = None
         try:
             while accepted < episodes:
+                if max_attempts is not None and accepted + discarded >= max_attempts:
+                    raise DataError(f"only {accepted} of {episodes} takes accepted after {accepted + discarded} "
+                                    f"(leader {self.leader.name!r} on {self.task}); the time limit "
+                                    f"(episode_steps={self.env.config.episode_steps}) may be too short")
                 take = self.take(retry)
                 retry = None
                 decision = take.ended_by if take.ended_by != "task" else self.leader.decide(take.success)

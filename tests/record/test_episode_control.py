@@ -110,3 +110,41 @@ def test_the_live_view_opens_and_follows_where_a_display_exists(tmp_path):
     res = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 800x600x24", sys.executable, "-c", code],
                          capture_output=True, text=True, timeout=180, env={**os.environ, "MUJOCO_GL": "glfw"})
     assert "viewer ok" in res.stdout, res.stdout + res.stderr
+
+
+def test_a_failed_start_releases_the_leader_and_the_follower(env, tmp_path):
+    """A dataset held by another recorder: the error names it, and the device and viewer are closed anyway."""
+    from jaxrobot.data.rlds.appender import DatasetInUse, EpisodeAppender
+    from jaxrobot.record.recorder import recording_features
+    from jaxrobot.sim.demos import dataset_name
+
+    closed = []
+
+    class Tracked(Scripted):
+        def close(self):
+            closed.append("leader")
+
+    class TrackedFollower(SimFollower):
+        def close(self):
+            closed.append("follower")
+            super().close()
+
+    holder = EpisodeAppender(str(tmp_path), dataset_name("panda_pick_cube"), features=recording_features(env)).open()
+    try:
+        with pytest.raises(DatasetInUse, match=r"in use by another jaxrobot record \(PID"):
+            Recorder(env, "panda_pick_cube", Tracked(env), TrackedFollower(env, view=False), str(tmp_path),
+                     media=False, progress=False).open()
+    finally:
+        holder.close()
+    assert sorted(closed) == ["follower", "leader"]
+
+
+def test_a_scripted_leader_that_never_succeeds_stops_with_a_clear_error(tmp_path):
+    from jaxrobot.data.base import DataError
+    from jaxrobot.sim import registry
+
+    short = registry.load("panda_pick_cube", overrides={"episode_steps": 15})  # too short to lift the cube
+    with Recorder(short, "panda_pick_cube", ScriptedOperator(short), SimFollower(short, view=False), str(tmp_path),
+                  realtime_factor=100, media=False, progress=False) as rec:
+        with pytest.raises(DataError, match=r"only 0 of 1 takes accepted after 20 .*episode_steps=15"):
+            rec.run(1)

@@ -8,7 +8,10 @@ episode in progress, and the dataset must stay readable between commits (a train
   tfds's ``SequentialWriter``), so a new shard never renames the old ones. Each commit writes one episode as a
   new shard under a temporary name, fsyncs it, renames it into place, then replaces ``metadata.json`` and last
   ``dataset_info.json`` (write a temporary file, ``os.replace``). Readers list shards from
-  ``dataset_info.json``, so they see the dataset before or after the commit, never between.
+  ``dataset_info.json``, so they see the episodes before or after the commit, never between; a crash between
+  the two replaces leaves ``metadata.json`` one commit ahead (its counters, e.g. the recorder's next start
+  index, count the lost episode; never behind, so no start is reused). At most 99,999 episodes (tfds widens
+  the shard indices at 100,000).
 - The first commit builds the whole ``<version>`` folder beside it and renames it into place, as
   :func:`write_rlds` does, so no folder ever looks like a dataset without holding one.
 - A writer killed between renaming a shard and replacing ``dataset_info.json`` leaves a shard no reader lists;
@@ -46,6 +49,8 @@ from jaxrobot.data.rlds.writer import encode_episode, remove_orphans
 from jaxrobot.dir_lock import DirLock, DirLocked
 
 LOCK_NAME = ".jaxrobot-append.lock"
+#: tfds widens shard indices past 5 digits at 100,000 shards, which would rename every existing shard.
+MAX_EPISODES = 100_000
 _TMP_RE = re.compile(r"^\..*\.tmp-")
 
 
@@ -178,8 +183,10 @@ class EpisodeAppender:
         listed = set(self._shard_names(len(self._lengths)))
         prefix = f"{self.name}-{self.split}.tfrecord-"
         for f in os.listdir(where):
-            stale = (f.startswith(prefix) and f not in listed) or _TMP_RE.match(f)
-            if stale:  # a shard renamed in but never listed, or a temporary file: a writer died mid-commit
+            tail = f[len(prefix):] if f.startswith(prefix) else ""
+            unlisted = tail.isdigit() and int(tail) >= len(self._lengths) and f not in listed
+            if unlisted or _TMP_RE.match(f):  # a shard renamed in but never listed, or a temporary file: a writer
+                # died mid-commit
                 os.remove(os.path.join(where, f))
                 self.removed.append(os.path.join(where, f))
 
@@ -199,6 +206,9 @@ class EpisodeAppender:
         if self._lock is None:
             raise RuntimeError("EpisodeAppender.append outside open()/close()")
         index = len(self._lengths)
+        if index + 1 >= MAX_EPISODES:
+            raise DataError(f"{self.path}: holds {index} episodes; a recording keeps at most {MAX_EPISODES - 1} "
+                            "(the shard names would widen and rename every shard); record into another --out")
         framed = tfrecord.encode_record(encode_episode(episode, self.spec, f"{self.name} episode {index}",
                                                        self.jpeg_quality))
         lengths, num_bytes = self._lengths + [1], self._bytes + len(framed)

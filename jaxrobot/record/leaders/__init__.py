@@ -36,8 +36,19 @@ def make_leader(name: str, env: Any, *, seed: int = 0, operator: str | None = No
             raise LeaderError("--leader arm needs --calibration FILE (bus, port, servo IDs, offsets; see "
                               "jaxrobot.record.leaders.arm)")
         from jaxrobot.record.leaders.arm import ArmLeader, load_calibration
+        from jaxrobot.record.leaders.teleop import KEYBOARD_HELP, KeyboardLeader
 
-        leader = ArmLeader(env, load_calibration(calibration))
+        cal = load_calibration(calibration)
+        try:  # the arm has no buttons: episode keys (start, accept, discard, re-record, quit) from a key window
+            keys = KeyboardLeader(env)
+        except LeaderError as e:
+            raise LeaderError(f"--leader arm takes its episode keys from a keyboard window ({KEYBOARD_HELP}); "
+                              f"{e}") from e
+        try:
+            leader = ArmLeader(env, cal, events=lambda: keys.command("record").events, on_close=keys.close)
+        except BaseException:
+            keys.close()
+            raise
     else:
         raise LeaderError(f"unknown leader {name!r}; choose sim, keyboard, gamepad, spacemouse or arm")
     if operator:

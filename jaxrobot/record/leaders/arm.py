@@ -22,6 +22,8 @@ import json
 import math
 import os
 import pathlib
+import sys
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -225,13 +227,18 @@ class ArmLeader(Leader):
     name = "arm"
 
     def __init__(self, env: Any, calibration: ArmCalibration | str | os.PathLike, *, operator: str = "",
-                 events: Callable[[], Iterable[str]] | None = None, timeout_ms: float = 0.0, retries: int = 1):
+                 events: Callable[[], Iterable[str]] | None = None, timeout_ms: float = 0.0, retries: int = 1,
+                 on_close: Callable[[], None] | None = None):
         import jax
         import jax.numpy as jnp
 
         if not isinstance(calibration, ArmCalibration):
             calibration = load_calibration(calibration)
         self.env, self.calibration, self.operator, self.events = env, calibration, operator, events
+        # With an event source (keys) the operator starts each take and judges it; without one (the Python
+        # API driving a headless session) takes start at once and successes are kept.
+        self.needs_start = events is not None
+        self._on_close = on_close
         lower, upper = np.asarray(env.kin.lower, np.float64), np.asarray(env.kin.upper, np.float64)
         self._mid = 0.5 * (lower + upper)
         self.max_width = float(env.action_high[-1])
@@ -264,5 +271,22 @@ class ArmLeader(Leader):
         events = frozenset(self.events()) if self.events is not None else frozenset()
         return LeaderInput(action, events)
 
+    def decide(self, success: bool) -> str:
+        """Wait for the operator's accept / discard / re-record / quit key (the default without keys)."""
+        if self.events is None:
+            return super().decide(success)
+        print(f"jaxrobot record (arm): episode ended ({'success' if success else 'failure'}): enter accept, "
+              "backspace discard, r re-record, esc quit", file=sys.stderr, flush=True)
+        while True:
+            ev = set(self.events())
+            for e in ("quit", "discard", "rerecord", "accept"):
+                if e in ev:
+                    return e
+            time.sleep(0.02)
+
     def close(self) -> None:
-        self.bus.close()
+        try:
+            self.bus.close()
+        finally:
+            if self._on_close is not None:
+                self._on_close()

@@ -120,3 +120,15 @@ def test_a_failed_first_commit_leaves_no_dataset(tmp_path):
         assert app.num_episodes == 0
     assert not os.path.exists(os.path.join(tmp_path, "rec", "1.0.0"))
     assert [n for n in os.listdir(os.path.join(tmp_path, "rec")) if "incomplete" in n] == []
+
+
+def test_a_recording_stops_before_the_shard_names_would_widen(tmp_path, monkeypatch):
+    from jaxrobot.data.rlds import appender
+
+    monkeypatch.setattr(appender, "MAX_EPISODES", 3)
+    with EpisodeAppender(str(tmp_path), "rec", features=FEATURES) as app:
+        app.append(_episode(0))
+        app.append(_episode(1))
+        with pytest.raises(DataError, match="at most 2"):
+            app.append(_episode(2))
+    assert len(_tfds_read(app.path)) == 2
