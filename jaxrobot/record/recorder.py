@@ -247,9 +247,10 @@ class Recorder:
             state = self.follower.step(action)
             latencies.append((self.follower.commanded_at or sent) - t0)  # leader read -> command applied
             actions.append(action)
-            rewards.append(float(state.reward))
-            success.append(bool(state.success))
-            done.append(bool(state.done))
+            r, ok, end = jax.device_get((state.reward, state.success, state.done))  # one transfer a tick
+            rewards.append(float(r))
+            success.append(bool(ok))
+            done.append(bool(end))
             qpos.append(self.follower.qpos())
             if done[-1] or len(actions) >= limit:
                 break

@@ -24,7 +24,6 @@ Local filesystems only: object stores have no atomic rename.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import uuid
@@ -45,7 +44,7 @@ from jaxrobot.data.rlds.features import (
     parse_dataset_info,
     parse_features,
 )
-from jaxrobot.data.rlds.writer import encode_episode, remove_orphans
+from jaxrobot.data.rlds.writer import dumps_json, encode_episode, remove_orphans
 from jaxrobot.dir_lock import DirLock, DirLocked
 
 LOCK_NAME = ".jaxrobot-append.lock"
@@ -74,10 +73,6 @@ def _fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _dumps(content: dict) -> str:
-    return json.dumps(content, indent=2, sort_keys=True) + "\n"
 
 
 class EpisodeAppender:
@@ -222,8 +217,8 @@ class EpisodeAppender:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, os.path.join(self.path, shard))
-            _write_replace(os.path.join(self.path, METADATA_FILE), _dumps(self.metadata))
-            _write_replace(os.path.join(self.path, "dataset_info.json"), _dumps(self._info(lengths, num_bytes)))
+            _write_replace(os.path.join(self.path, METADATA_FILE), dumps_json(self.metadata))
+            _write_replace(os.path.join(self.path, "dataset_info.json"), dumps_json(self._info(lengths, num_bytes)))
             _fsync_dir(self.path)
         self._lengths, self._bytes = lengths, num_bytes
         return index
@@ -236,9 +231,9 @@ class EpisodeAppender:
                 f.write(framed)
                 f.flush()
                 os.fsync(f.fileno())
-            fs.write_text(os.path.join(tmp, "features.json"), _dumps(features_json(self.spec)))
-            fs.write_text(os.path.join(tmp, METADATA_FILE), _dumps(self.metadata))
-            _write_replace(os.path.join(tmp, "dataset_info.json"), _dumps(self._info(lengths, num_bytes)))
+            fs.write_text(os.path.join(tmp, "features.json"), dumps_json(features_json(self.spec)))
+            fs.write_text(os.path.join(tmp, METADATA_FILE), dumps_json(self.metadata))
+            _write_replace(os.path.join(tmp, "dataset_info.json"), dumps_json(self._info(lengths, num_bytes)))
             _fsync_dir(tmp)
             os.rename(tmp, self.path)
             _fsync_dir(self.name_dir)

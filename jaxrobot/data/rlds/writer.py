@@ -281,12 +281,12 @@ def write_rlds(out_dir: str, name: str, episodes: Iterable[dict] | Mapping[str, 
             if bar is not None:
                 bar.close()
             splits[s] = w.finish(template)
-        fs.write_text(fs.join(tmp, "features.json"), _dumps(features_json(spec)))
+        fs.write_text(fs.join(tmp, "features.json"), dumps_json(features_json(spec)))
         if metadata is not None:
-            fs.write_text(fs.join(tmp, METADATA_FILE), _dumps(metadata))
+            fs.write_text(fs.join(tmp, METADATA_FILE), dumps_json(metadata))
         info = DatasetInfo(name=name, version=version, file_format="tfrecord", splits=splits,
                            description=description, citation=citation)
-        fs.write_text(fs.join(tmp, "dataset_info.json"), _dumps(dataset_info_json(info)))  # last: complete
+        fs.write_text(fs.join(tmp, "dataset_info.json"), dumps_json(dataset_info_json(info)))  # last: complete
         fs.rename(tmp, target, overwrite=overwrite)
     except BaseException:
         for w in writers:
@@ -302,7 +302,8 @@ def write_rlds(out_dir: str, name: str, episodes: Iterable[dict] | Mapping[str, 
     return target if fs.is_remote(target) else os.path.normpath(target)
 
 
-def _dumps(content: dict) -> str:
+def dumps_json(content: dict) -> str:
+    """The JSON text of a dataset metadata file (indented, sorted keys, final newline), for every writer."""
     import json
 
     return json.dumps(content, indent=2, sort_keys=True) + "\n"
