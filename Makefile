@@ -64,7 +64,7 @@ PEERS_DEPS := 'numpy<2.3' pillow einops 'diffusers<0.36' draccus==0.10.0 'huggin
 PEERS_PIP = $(PEERS_PY) -m pip install -q $(1) 2>&1 | { grep -v "^WARNING: Location" || true; }; \
   test $${PIPESTATUS[0]} -eq 0 || { echo "error: pip install failed (see above)"; exit 1; }
 
-.PHONY: bench-peers
+.PHONY: bench-peers test-peers
 
 $(PEERS_STAMP):
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found"; exit 1; }
@@ -77,3 +77,9 @@ $(PEERS_STAMP):
 
 bench-peers: $(STAMP) $(PEERS_STAMP)
 	$(PY) bench/peers.py
+
+# LeRobot checkpoints imported by `jaxrobot ckpt import-lerobot`, and datasets written by `data convert
+# rlds-to-lerobot`, against LeRobot 0.4.4 itself (slow tests that need
+# the peers venv; `make test` checks the import on small checkpoints LeRobot wrote, in tests/testdata).
+test-peers: $(STAMP) $(PEERS_STAMP)
+	$(PY) -m pytest -q -m slow tests/interop tests/data/lerobot --timeout 3600

@@ -19,3 +19,4 @@ from jaxrobot.skills.pose import dataset as pose_dataset  # noqa: F401  (pose_sc
 from jaxrobot.skills.servoing import dataset as servo_dataset  # noqa: F401  (servo_target_pairs, peg_servo_pairs)
 from jaxrobot.skills.servoing import synthetic as servo_synthetic  # noqa: F401  (synthetic_servo)
 from jaxrobot.train import config as train_config  # noqa: F401  (experiment, optimizer, train, mesh)
+from jaxrobot.train import lerobot_checkpoint  # noqa: F401  (lerobot_checkpoint: the data of an imported policy)

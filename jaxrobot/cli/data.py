@@ -1,4 +1,7 @@
-"""``jaxrobot data inspect | stats | convert``.
+"""``jaxrobot data inspect | stats | convert | datasets``.
+
+PATH is an RLDS folder (holding ``dataset_info.json``) or the root of a LeRobot dataset (holding
+``meta/info.json``; v3.0, v2.1 or v2.0), which has one split, ``train``.
 
 Fixed interface (scripts rely on it):
 
@@ -8,7 +11,10 @@ Fixed interface (scripts rely on it):
   ``missing_features`` (``{key: {"records", "of", "shards", "shape", "dtype"}}``) and flagged in the text output.
 - ``jaxrobot data stats PATH [--split S] [--dataset NAME] [--no-cache] --json`` prints ONE line
   ``{"action": {"mean","std","min","max","q01","q99"}, "state": {...}, "episodes": int, "steps": int}``
-  over the standardised action and state.
+  over the standardised action and state; for a LeRobot dataset, over its stored ``action`` and
+  ``observation.state`` as they are (no standardisation).
+- ``jaxrobot data convert lerobot --in DIR --out DIR`` (to RLDS) and ``convert rlds-to-lerobot --in RLDS_DIR
+  --out DIR`` (to a LeRobot v3.0 dataset) print the folder they wrote.
 - Corrupt input exits 2 with one line ``error: ...`` naming the file (DataError, printed by jaxrobot.cli).
 """
 
@@ -21,22 +27,31 @@ import pathlib
 import sys
 from typing import Any
 
+from jaxrobot.cli import data_catalogue
 from jaxrobot.data.base import DataError
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("data", help="inspect, summarise and convert RLDS datasets")
+    p = subparsers.add_parser("data", help="inspect, summarise and convert RLDS and LeRobot datasets")
     sub = p.add_subparsers(dest="data_command", required=True)
+    for add in (_register_inspect, _register_stats, _register_convert, data_catalogue.register):
+        add(sub)
 
+
+def _register_inspect(sub) -> None:
     ins = sub.add_parser("inspect", help="episodes, steps, features, instructions (and a contact sheet)")
-    ins.add_argument("path", help="folder holding dataset_info.json (<name>/<version>)")
+    ins.add_argument("path", help="folder holding dataset_info.json (<name>/<version>), or a LeRobot dataset root "
+                                  "(holding meta/info.json)")
     ins.add_argument("--split", default=None, help="one split (default: all)")
     ins.add_argument("--json", action="store_true", help="print one JSON line")
     ins.add_argument("--sheet", default=None, metavar="FILE.png", help="write a contact sheet of frames")
     ins.set_defaults(func=cmd_inspect)
 
+
+def _register_stats(sub) -> None:
     st = sub.add_parser("stats", help="normalisation statistics of the standardised action and state (cached)")
-    st.add_argument("path")
+    st.add_argument("path", help="RLDS folder (holding dataset_info.json) or LeRobot dataset root (meta/info.json); "
+                                 "a LeRobot dataset's stored action and observation.state are summarised as they are")
     st.add_argument("--split", default=None, help="one split (default: all)")
     st.add_argument("--dataset", default=None, help="registry entry (default: the name in dataset_info.json)")
     st.add_argument("--no-cache", action="store_true", help="recompute even if cached")
@@ -44,7 +59,9 @@ def register(subparsers) -> None:
     st.add_argument("--json", action="store_true", help="print one JSON line")
     st.set_defaults(func=cmd_stats)
 
-    cv = sub.add_parser("convert", help="run a converter from data_pipelines/")
+
+def _register_convert(sub) -> None:
+    cv = sub.add_parser("convert", help="run a converter from data_pipelines/ (or RLDS -> LeRobot)")
     cvs = cv.add_subparsers(dest="converter", required=True)
     h5 = cvs.add_parser("hdf5", help="ALOHA/ACT-style HDF5 episodes -> RLDS")
     h5.add_argument("--in", dest="in_dir", required=True)
@@ -58,13 +75,48 @@ def register(subparsers) -> None:
     sim.add_argument("--out", dest="out_dir", required=True)
     sim.add_argument("--split", default="train")
     sim.set_defaults(func=cmd_convert)
+    lr = cvs.add_parser("lerobot", help="LeRobot dataset (v3.0, v2.1, v2.0) -> RLDS")
+    lr.add_argument("--in", dest="in_dir", required=True, help="LeRobot dataset root (holding meta/info.json)")
+    lr.add_argument("--out", dest="out_dir", required=True, help="TFDS data dir: writes OUT/<name>/1.0.0")
+    lr.add_argument("--name", default=None, help="dataset name (default: the input folder's name)")
+    lr.add_argument("--image-format", default="jpeg", choices=("jpeg", "png"),
+                    help="how frames are stored (png: lossless, larger)")
+    lr.add_argument("--overwrite", action="store_true", help="replace an existing OUT/<name>/1.0.0")
+    lr.set_defaults(func=cmd_convert)
+    rl = cvs.add_parser("rlds-to-lerobot", help="RLDS dataset -> LeRobot dataset v3.0 (loads in LeRobot 0.4)")
+    rl.add_argument("--in", dest="in_dir", required=True, help="RLDS folder holding dataset_info.json")
+    rl.add_argument("--out", dest="out_dir", required=True, help="LeRobot dataset root to create")
+    rl.add_argument("--split", default=None, help="split(s) to convert, joined by '+' (default: all)")
+    rl.add_argument("--fps", type=float, default=None,
+                    help="frame rate (default: recorded by `convert lerobot`, else the sim demos' or registry "
+                         "entry's control rate)")
+    rl.add_argument("--codec", default="libsvtav1", choices=("libsvtav1", "libx264", "libx265"),
+                    help="video codec (LeRobot's default: libsvtav1, i.e. AV1)")
+    rl.add_argument("--crf", type=int, default=30, help="video quality (lower is better; LeRobot uses 30)")
+    rl.add_argument("--robot-type", default=None, help="info.json robot_type")
+    rl.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
+    rl.set_defaults(func=cmd_convert)
 
 
 # ---------------------------------------------------------------- inspect
 
 
+def _is_lerobot(path: str) -> bool:
+    """A LeRobot dataset root (``meta/info.json``), or a folder with ``meta/`` and no ``dataset_info.json`` (a
+    LeRobot dataset missing its info.json: its reader says so)."""
+    from jaxrobot.data.lerobot.meta import is_lerobot_root
+
+    p = pathlib.Path(path)
+    return is_lerobot_root(path) or ("://" not in path and (p / "meta").is_dir()
+                                     and not (p / "dataset_info.json").exists())
+
+
 def inspect_dataset(path: str, split: str | None = None, n_instructions: int = 5) -> dict[str, Any]:
     """Summary dict: splits (episodes, steps), features (shape, dtype), name, instruction samples."""
+    if _is_lerobot(path):
+        from jaxrobot.data.lerobot.inspect import inspect as lerobot_inspect
+
+        return lerobot_inspect(path, split)
     try:
         from jaxrobot.data.rlds.inspect import inspect as rlds_inspect  # type: ignore[import-not-found]
     except ImportError:
@@ -101,6 +153,10 @@ def _check_folder(path: str) -> None:
 def contact_sheet(path: str, out_png: str, split: str | None = None, n_episodes: int = 4,
                   frames: int = 4) -> str:
     """A PNG grid: one row per (episode, camera), ``frames`` frames spread over the episode."""
+    if _is_lerobot(path):
+        from jaxrobot.data.lerobot.inspect import contact_sheet as lerobot_sheet
+
+        return lerobot_sheet(path, out_png, n_episodes)
     try:
         from jaxrobot.data.rlds.inspect import contact_sheet as rlds_sheet  # type: ignore[import-not-found]
     except ImportError:
@@ -159,6 +215,13 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 def dataset_stats(path: str, split: str | None = None, dataset: str | None = None, *, use_cache: bool = True,
                   skip_bad: bool = False) -> dict[str, Any]:
+    if _is_lerobot(path):
+        from jaxrobot.data.lerobot.inspect import stats as lerobot_stats
+
+        if dataset is not None:
+            raise DataError(f"{path}: --dataset names a registry entry for RLDS data; a LeRobot dataset's stored "
+                            "action and state are summarised as they are")
+        return lerobot_stats(path, split, use_cache=use_cache)
     from jaxrobot.data.sources.rlds import open_rlds, resolve_entry, scan
 
     _check_folder(path)
@@ -205,6 +268,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if args.converter == "hdf5":
         out = _pipeline("hdf5_episodes").convert(args.in_dir, args.out_dir, name=args.name, split=args.split,
                                                   instruction=args.instruction)
+    elif args.converter == "lerobot":
+        out = _pipeline("lerobot").convert(args.in_dir, args.out_dir, name=args.name,
+                                            image_format=args.image_format, overwrite=args.overwrite)
+    elif args.converter == "rlds-to-lerobot":
+        from jaxrobot.data.lerobot.from_rlds import rlds_to_lerobot
+
+        out = rlds_to_lerobot(args.in_dir, args.out_dir, split=args.split, fps=args.fps, codec=args.codec,
+                              crf=args.crf, robot_type=args.robot_type, overwrite=args.overwrite)
     else:
         out = _pipeline("jaxrobot_sim").convert(args.in_dir, args.out_dir, split=args.split)
     print(out)

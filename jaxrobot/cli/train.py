@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from jaxrobot.cli import ckpt
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train an experiment; resumes when the workdir holds a checkpoint")
@@ -26,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--workdir", required=True)
     d.add_argument("--step", type=int, default=None)
     d.set_defaults(func=run_digest)
+    ckpt.register(csub)  # import-lerobot
 
 
 def run_train(args) -> int:

@@ -175,6 +175,23 @@ def _ns(x):
     return np
 
 
+def exempt_dims(stats: dict[str, Any], mask) -> dict[str, Any]:
+    """``stats`` with the dims where ``mask`` is False made the identity of every mode (mean 0, std 1, min -1,
+    max 1): those dims pass through :func:`normalize` and :func:`unnormalize` unchanged, wherever the stats
+    travel (checkpoints, export bundles, the robot runtime). Octo's ``action_normalization_mask`` leaves absolute
+    gripper dims raw this way. ``mask`` empty = every dim normalised; the raw values stay under ``"raw"``."""
+    mask = np.asarray(mask, bool)
+    if mask.size == 0 or mask.all():
+        return stats
+    dims = len(np.asarray(stats["mean"]))
+    if mask.size != dims:
+        raise ValueError(f"normalisation mask has {mask.size} entries for {dims} dims")
+    out = dict(stats, norm_mask=mask.tolist(), raw={k: stats[k] for k in ("mean", "std", "min", "max")})
+    for key, ident in (("mean", 0.0), ("std", 1.0), ("min", -1.0), ("max", 1.0)):
+        out[key] = np.where(mask, np.asarray(stats[key], np.float64), ident).tolist()
+    return out
+
+
 def normalize(x, stats: dict[str, Any], mode: Mode):
     """Map raw values to normalised ones (``stats`` is one entry, e.g. ``stats["action"]``)."""
     if mode == "none":

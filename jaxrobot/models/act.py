@@ -2,7 +2,8 @@
 
 A CVAE: during training a BERT-style encoder reads ``[CLS, state, action chunk]`` and gives the mean and
 log-variance of a 32-D latent ``z``; a transformer encoder reads ``[z, state, image tokens]`` (image tokens
-are the ResNet-18 ``layer4`` map after a 1x1 projection, with 2-D sinusoidal positions), and a decoder
+are the ResNet-18 ``layer4`` map after a 1x1 projection, with 2-D sinusoidal positions; an optional
+``observation/environment_state`` adds one token after the state, as LeRobot's), and a decoder
 with ``chunk_size`` learned queries cross-attends to it and regresses the chunk. At inference ``z = 0``.
 Loss: L1 over valid (unpadded) action elements + ``kl_weight`` x KL(q(z) || N(0, I)) (summed over latent
 dims, mean over batch).
@@ -26,9 +27,16 @@ import jax.numpy as jnp
 
 from jaxrobot.config import Config, ConfigError, require
 from jaxrobot.models.export_plan import ExportPlan, chunk_policy_plan
-from jaxrobot.models.policy_batch import camera_keys, check_action_shape, masked_action_mean, model_inputs
+from jaxrobot.models.image_stats import CameraStats, check_image_stats, normalize_camera_image
+from jaxrobot.models.policy_batch import (
+    ENV_STATE_KEY,
+    camera_keys,
+    check_action_shape,
+    masked_action_mean,
+    model_inputs,
+)
 from jaxrobot.nn.augment import random_shift
-from jaxrobot.nn.backbones import check_backbone_fields, make_backbone, preprocess_image
+from jaxrobot.nn.backbones import check_backbone_fields, make_backbone
 from jaxrobot.nn.initializers import torch_default
 from jaxrobot.nn.norms import stop_gradient_frozen
 from jaxrobot.nn.rng import fast_key
@@ -51,7 +59,10 @@ class ACTConfig(Config):
       backbone_width: ResNet base width (64 = the real ResNet-18; smaller for CPU-sized variants).
       backbone_output_stride: 32 (reference), or 16 / 8 to keep a finer feature map on small images
         (ResNet-18 only; same weights, fewer strides: see ``backbones.py``).
-      image_norm: image preprocessing: "imagenet" mean/std (what torchvision weights expect) or "unit" [0, 1].
+      image_norm: image preprocessing: "imagenet" mean/std (what torchvision weights expect), "unit" [0, 1], or
+        "stats": each camera's own mean/std from ``image_stats`` (a LeRobot checkpoint's dataset statistics).
+      image_stats: with image_norm="stats", one (camera, mean[3], std[3]) per camera, on pixels in [0, 1]
+        (see :mod:`jaxrobot.models.image_stats`); empty otherwise.
       pretrained_backbone: path to a torchvision ResNet-18 ``state_dict`` (.npz/.safetensors) loaded into the
         backbone at init (see ``resnet_convert.py``); "" keeps the random init.
       dim_model: transformer width; 512.
@@ -69,6 +80,10 @@ class ACTConfig(Config):
       kl_weight: weight of the KL term; 10.
       random_shift: DrQ-style random shift of every training image by up to this many pixels (edge-padded,
         same size; :func:`jaxrobot.nn.augment.random_shift`); 0 (reference) is off. Evaluation is unshifted.
+      camera_embedding: add a learned vector per camera to its image tokens' positions. The reference gives
+        every camera the same 2-D sine positions, so a shared backbone's token says where in *an* image it is
+        but not in which camera (a cube seen by the scene camera and one seen by the wrist camera look alike);
+        False (reference, LeRobot parity).
     """
 
     kind: ClassVar[str] = "act"
@@ -80,7 +95,8 @@ class ACTConfig(Config):
     backbone_norm: Literal["frozen_bn", "group_norm"] = "frozen_bn"
     backbone_width: int = 64
     backbone_output_stride: int = 32
-    image_norm: Literal["imagenet", "unit"] = "imagenet"
+    image_norm: Literal["imagenet", "unit", "stats"] = "imagenet"
+    image_stats: tuple[CameraStats, ...] = ()
     pretrained_backbone: str = ""
     dim_model: int = 512
     n_heads: int = 8
@@ -95,6 +111,7 @@ class ACTConfig(Config):
     dropout: float = 0.1
     kl_weight: float = 10.0
     random_shift: int = 0
+    camera_embedding: bool = False
 
     def check(self) -> None:
         for name in (
@@ -115,6 +132,7 @@ class ACTConfig(Config):
             f"{self.n_action_steps} exceeds chunk_size {self.chunk_size}",
         )
         check_backbone_fields(self)
+        check_image_stats(self.image_norm, self.image_stats)
         require(
             self.dim_model % self.n_heads == 0,
             "n_heads",
@@ -191,13 +209,18 @@ class ACTNet(nn.Module):
         else:
             z = jnp.zeros((b, c.latent_dim), state.dtype)
 
-        # Transformer encoder input: [latent, state, image tokens...] with their positions.
-        pos_1d = self.param("encoder_1d_feature_pos_embed", nn.initializers.normal(1.0), (2, d))
+        # Transformer encoder input: [latent, state, (environment state), image tokens...] with their positions.
+        env = obs.get(ENV_STATE_KEY)
+        n_1d = 2 if env is None else 3
+        pos_1d = self.param("encoder_1d_feature_pos_embed", nn.initializers.normal(1.0), (n_1d, d))
         tokens = [
             nn.Dense(d, kernel_init=torch_default, name="encoder_latent_input_proj")(z)[:, None],
             nn.Dense(d, kernel_init=torch_default, name="encoder_robot_state_input_proj")(state)[:, None],
         ]
-        positions = [jnp.broadcast_to(pos_1d[None].astype(state.dtype), (b, 2, d))]
+        if env is not None:
+            env = env[:, -1].astype(state.dtype)
+            tokens.append(nn.Dense(d, kernel_init=torch_default, name="encoder_env_state_input_proj")(env)[:, None])
+        positions = [jnp.broadcast_to(pos_1d[None].astype(state.dtype), (b, n_1d, d))]
         cams = camera_keys(obs)
         if cams:
             backbone = make_backbone(
@@ -206,12 +229,16 @@ class ACTNet(nn.Module):
             )
             # the reference's 1x1 conv
             proj = nn.Dense(d, kernel_init=torch_default, name="encoder_img_feat_input_proj")
-            for key in cams:  # one shared backbone for all cameras, as the reference
-                img = preprocess_image(obs[key][:, -1], c.image_norm).astype(state.dtype)
+            cam_embed = (self.param("encoder_camera_embed", nn.initializers.normal(1.0), (len(cams), d))
+                         if c.camera_embedding else None)
+            for i, key in enumerate(cams):  # one shared backbone for all cameras, as the reference
+                img = normalize_camera_image(obs[key][:, -1], key, c.image_norm, c.image_stats).astype(state.dtype)
                 feat = proj(backbone(img))  # [B, h, w, d]
                 _, h, w, _ = feat.shape
                 tokens.append(feat.reshape(b, h * w, d))
                 pe = jnp.asarray(sinusoid_2d(h, w, d).reshape(h * w, d), state.dtype)
+                if cam_embed is not None:
+                    pe = pe + cam_embed[i].astype(state.dtype)
                 positions.append(jnp.broadcast_to(pe[None], (b, h * w, d)))
         tokens = jnp.concatenate(tokens, axis=1)
         positions = jnp.concatenate(positions, axis=1)

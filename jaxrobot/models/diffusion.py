@@ -3,11 +3,11 @@
 Observation encoder: per camera a ResNet-18 (GroupNorm in place of BatchNorm, no pretraining) up to
 ``layer4``, spatial soft-argmax over 32 keypoints, Linear + ReLU → 64 features; random crop in training,
 centre crop in evaluation. Global conditioning = [state, image features] of each of the ``n_obs_steps``
-frames, flattened. The denoiser is a 1-D UNet over the action sequence (``down_dims`` levels of two
-FiLM-conditioned residual blocks; kernel 5, GroupNorm with 8 groups, Mish) conditioned on the
-diffusion-step sinusoidal embedding (128) and the global conditioning. Trained as a DDPM (100 steps,
-``squaredcos_cap_v2``, epsilon prediction); sampled with DDIM (10 steps) or DDPM, clipping x0 to [-1, 1],
-which assumes MIN_MAX-normalised actions.
+frames, flattened (plus an optional ``observation/environment_state`` per frame, as LeRobot's). The denoiser
+is a 1-D UNet over the action sequence (``down_dims`` levels of two FiLM-conditioned residual blocks; kernel
+5, GroupNorm with 8 groups, Mish) conditioned on the diffusion-step sinusoidal embedding (128) and the global
+conditioning. Trained as a DDPM (100 steps, ``squaredcos_cap_v2``, epsilon prediction); sampled with DDIM (10
+steps) or DDPM, clipping x0 to [-1, 1], which assumes MIN_MAX-normalised actions.
 
 Parity with LeRobot (tested): 262,709,026 parameters at the PushT defaults (2-D state and action, one
 96x96 camera cropped to 84x84) with down_dims (512, 1024, 2048), 76,070,434 with (256, 512, 1024).
@@ -45,9 +45,16 @@ from jaxrobot.models.export_plan import (
     observation_inputs,
     observation_specs,
 )
-from jaxrobot.models.policy_batch import camera_keys, check_action_shape, masked_action_mean, model_inputs
+from jaxrobot.models.image_stats import CameraStats, check_image_stats, normalize_camera_image
+from jaxrobot.models.policy_batch import (
+    ENV_STATE_KEY,
+    camera_keys,
+    check_action_shape,
+    masked_action_mean,
+    model_inputs,
+)
 from jaxrobot.nn.augment import crop_images
-from jaxrobot.nn.backbones import check_backbone_fields, make_backbone, preprocess_image
+from jaxrobot.nn.backbones import check_backbone_fields, make_backbone
 from jaxrobot.nn.initializers import torch_default
 from jaxrobot.nn.norms import stop_gradient_frozen
 from jaxrobot.nn.rng import fast_key
@@ -63,15 +70,19 @@ class DiffusionConfig(Config):
       action_dim: size of one action (must match the data's ``action``).
       horizon: length of the denoised action sequence (= the data's ``horizon``); 16.
       n_obs_steps: observation frames conditioned on (= the data's ``n_obs_steps``); 2.
-      n_action_steps: actions executed per plan at run time, from index 0 of the chunk; 8. (jaxrobot's
-        windows start the action chunk at the current step; LeRobot's start n_obs_steps - 1 steps earlier
-        and execute from index n_obs_steps - 1: the same actions.)
+      n_action_steps: actions executed per plan at run time, from index ``action_offset`` of the chunk; 8.
+      action_offset: index of the current step in the denoised sequence: 0 for jaxrobot's windows, which start
+        the action chunk at the current step; n_obs_steps - 1 for a checkpoint trained by LeRobot, whose
+        sequences start n_obs_steps - 1 steps earlier (the run-time policy executes from this index).
       backbone: vision backbone, "resnet18" (reference) or "mobilenet_v3_small" (Jetson-class).
       backbone_norm: "group_norm" (reference: trained from scratch) or "frozen_bn".
       backbone_width: ResNet base width (64 = the real ResNet-18; smaller for CPU-sized variants).
       backbone_output_stride: 32 (reference), or 16 / 8 to keep a finer feature map on small images
         (ResNet-18 only; same weights, fewer strides: see ``backbones.py``).
-      image_norm: image preprocessing: "imagenet" mean/std or "unit" [0, 1].
+      image_norm: image preprocessing: "imagenet" mean/std, "unit" [0, 1], or "stats": each camera's own
+        mean/std from ``image_stats`` (a LeRobot checkpoint's dataset statistics).
+      image_stats: with image_norm="stats", one (camera, mean[3], std[3]) per camera, on pixels in [0, 1]
+        (see :mod:`jaxrobot.models.image_stats`); empty otherwise.
       crop_shape: (h, w) crop applied before the backbone; None disables cropping.
       crop_is_random: random crop in training (independently per image), centre crop in evaluation.
       use_separate_rgb_encoder_per_camera: one encoder per camera instead of a shared one.
@@ -97,11 +108,13 @@ class DiffusionConfig(Config):
     horizon: int = 16
     n_obs_steps: int = 2
     n_action_steps: int = 8
+    action_offset: int = 0
     backbone: Literal["resnet18", "mobilenet_v3_small"] = "resnet18"
     backbone_norm: Literal["frozen_bn", "group_norm"] = "group_norm"
     backbone_width: int = 64
     backbone_output_stride: int = 32
-    image_norm: Literal["imagenet", "unit"] = "imagenet"
+    image_norm: Literal["imagenet", "unit", "stats"] = "imagenet"
+    image_stats: tuple[CameraStats, ...] = ()
     crop_shape: tuple[int, int] | None = (84, 84)
     crop_is_random: bool = True
     use_separate_rgb_encoder_per_camera: bool = False
@@ -140,7 +153,14 @@ class DiffusionConfig(Config):
             f"n_obs_steps - 1 + n_action_steps = {self.n_obs_steps - 1 + self.n_action_steps} "
             f"exceeds horizon {self.horizon}",
         )
+        require(
+            0 <= self.action_offset and self.action_offset + self.n_action_steps <= self.horizon,
+            "action_offset",
+            f"action_offset + n_action_steps = {self.action_offset + self.n_action_steps} must be in "
+            f"[n_action_steps, horizon={self.horizon}]",
+        )
         check_backbone_fields(self)
+        check_image_stats(self.image_norm, self.image_stats)
         require(
             len(self.down_dims) >= 1 and all(d >= 1 for d in self.down_dims),
             "down_dims",
@@ -176,17 +196,18 @@ class DiffusionConfig(Config):
 
 
 class RgbEncoder(nn.Module):
-    """Image [N, H, W, 3] uint8 → [N, 2K] features: crop, backbone, spatial soft-argmax, Linear + ReLU."""
+    """Image [N, H, W, 3] uint8 of camera ``camera`` (its batch key) → [N, 2K] features: crop, backbone, spatial
+    soft-argmax, Linear + ReLU."""
 
     cfg: DiffusionConfig
 
     @nn.compact
-    def __call__(self, images: jax.Array, *, train: bool) -> jax.Array:
+    def __call__(self, images: jax.Array, camera: str, *, train: bool) -> jax.Array:
         c = self.cfg
         if c.crop_shape is not None:
             rng = self.make_rng("crop") if (train and c.crop_is_random) else None
             images = crop_images(images, tuple(c.crop_shape), rng)
-        x = preprocess_image(images, c.image_norm)
+        x = normalize_camera_image(images, camera, c.image_norm, c.image_stats)
         x = make_backbone(
             c.backbone, c.backbone_norm, c.backbone_width, output_stride=c.backbone_output_stride,
             module_name="backbone"
@@ -197,7 +218,8 @@ class RgbEncoder(nn.Module):
 
 
 class ObsEncoder(nn.Module):
-    """Observation dict → global conditioning [B, n_obs_steps * (S + cameras * 2K)]."""
+    """Observation dict → global conditioning [B, n_obs_steps * (S + cameras * 2K (+ E))]: per frame the state,
+    each camera's features (cameras sorted by name) and, when given, the environment state (LeRobot's order)."""
 
     cfg: DiffusionConfig
 
@@ -212,8 +234,10 @@ class ObsEncoder(nn.Module):
         for i, key in enumerate(cams):
             enc = shared or RgbEncoder(c, name=f"rgb_encoder_{i}")
             img = obs[key]
-            feats = enc(img.reshape(b * t, *img.shape[2:]), train=train)
+            feats = enc(img.reshape(b * t, *img.shape[2:]), key, train=train)
             parts.append(feats.reshape(b, t, -1).astype(state.dtype))
+        if ENV_STATE_KEY in obs:
+            parts.append(obs[ENV_STATE_KEY].astype(state.dtype))
         return jnp.concatenate(parts, axis=-1).reshape(b, -1)
 
 
@@ -245,9 +269,10 @@ class DiffusionNet(nn.Module):
 class DiffusionModel:
     """Diffusion Policy behind the trainer's model protocol (``models/base.py``).
 
-    ``predict`` returns the whole denoised sequence [B, horizon, A], whose index 0 is the current step
-    (``data/windows.py``); the runtime policy executes its first ``n_action_steps`` actions. LeRobot's
-    sequences start ``n_obs_steps - 1`` steps in the past, so it executes from that index: same actions.
+    ``predict`` returns the whole denoised sequence [B, horizon, A], whose index ``action_offset`` is the
+    current step: 0 for jaxrobot's windows (``data/windows.py``); a checkpoint imported from LeRobot, whose
+    sequences start ``n_obs_steps - 1`` steps in the past, has ``action_offset = n_obs_steps - 1``. The runtime
+    policy executes ``n_action_steps`` actions from that index.
     """
 
     def __init__(self, config: DiffusionConfig):

@@ -3,7 +3,8 @@
 A policy batch holds ``observation/*`` arrays ``[B, n_obs_steps, ...]`` (``observation/state``, cameras
 ``observation/image_<name>`` as uint8 ``[B, T, H, W, 3]``, and ``observation/pad_mask``), the action chunk
 ``action`` [B, horizon, A] and ``action_pad_mask`` [B, horizon] (False past an episode's end); see
-``jaxrobot/data/windows.py``.
+``jaxrobot/data/windows.py``. ACT and Diffusion Policy also read an optional ``observation/environment_state``
+[B, n_obs_steps, E] (LeRobot's ``observation.environment_state``, e.g. object poses; not normalised).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxrobot.config import ConfigError
+
+ENV_STATE_KEY = "observation/environment_state"
 
 
 def model_inputs(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:

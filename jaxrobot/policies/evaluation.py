@@ -28,7 +28,8 @@ def runner_from_meta(meta: dict[str, Any], params: Any, seed: int = 0) -> Policy
         model.predict, params, meta["stats"], n_obs_steps=int(spec["n_obs_steps"]), horizon=horizon,
         n_action_steps=int(getattr(cfg.model, "n_action_steps", horizon)),
         temporal_ensemble=getattr(cfg.model, "temporal_ensemble_coeff", None),
-        state_dim=spec.get("state_dim"), state_keys=spec.get("state_keys"), seed=seed)
+        state_dim=spec.get("state_dim"), state_keys=spec.get("state_keys"), seed=seed,
+        action_offset=int(getattr(cfg.model, "action_offset", 0)))
 
 
 def env_overrides(spec: dict[str, Any]) -> dict[str, Any]:

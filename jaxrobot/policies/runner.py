@@ -9,7 +9,8 @@ periodic evaluation, and mirrored action for action by the robot-side export run
    only) normalised with the dataset statistics the model was trained with;
 3. the model's ``predict`` gives a normalised action chunk [B, horizon, A] (Diffusion Policy runs its DDIM
    loop inside ``predict``); the chunk is unnormalised;
-4. either an action-chunk queue (execute ``n_action_steps`` actions, then re-plan) or, for ACT, temporal
+4. either an action-chunk queue (execute ``n_action_steps`` actions from ``action_offset``, the chunk index of
+   the current step, then re-plan) or, for ACT, temporal
    ensembling: re-plan every step and average all predictions for the current step with weights
    ``exp(-m * i)``, ``i = 0`` the oldest (Zhao et al. 2023, m = 0.01), as an online update.
 
@@ -100,13 +101,15 @@ class PolicyRunner:
 
     def __init__(self, predict: Callable, params: Any, stats: dict[str, Any], *, n_obs_steps: int,
                  horizon: int, n_action_steps: int, temporal_ensemble: float | None = None,
-                 state_dim: int | None = None, state_keys=None, seed: int = 0):
-        if not 1 <= n_action_steps <= horizon:
-            raise ValueError(f"n_action_steps must be in [1, {horizon}], got {n_action_steps}")
+                 state_dim: int | None = None, state_keys=None, seed: int = 0, action_offset: int = 0):
+        if not 1 <= n_action_steps <= horizon - action_offset or action_offset < 0:
+            raise ValueError(f"n_action_steps must be in [1, horizon - action_offset = {horizon - action_offset}] "
+                             f"with action_offset >= 0, got {n_action_steps} and {action_offset}")
         self.predict = jax.jit(predict)
         self.params, self.stats = params, stats
         self.mode = stats.get("mode", "mean_std")
         self.n_obs_steps, self.horizon, self.n_action_steps = n_obs_steps, horizon, n_action_steps
+        self.action_offset = action_offset
         self.state_dim = state_dim
         self.state_slices = state_slices(state_keys)
         self.ensembler = TemporalEnsembler(temporal_ensemble, horizon) if temporal_ensemble is not None else None
@@ -157,5 +160,5 @@ class PolicyRunner:
             return self.ensembler.update(self._plan(observation))
         if not self.queue:
             chunk = self._plan(observation)
-            self.queue = [chunk[:, i] for i in range(self.n_action_steps)]
+            self.queue = [chunk[:, self.action_offset + i] for i in range(self.n_action_steps)]
         return self.queue.pop(0)

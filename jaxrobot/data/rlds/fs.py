@@ -2,7 +2,8 @@
 
 Why: Open X-Embodiment is hosted on ``gs://gresearch/robotics``; readers and writers must treat a bucket and
 a local folder the same way, but TensorFlow (~5 s, ~670 MB to import) must only be paid for when a URL is
-actually used. Local paths (and ``file://`` URLs) never import TensorFlow. Only local paths are tested here.
+actually used. Local paths (and ``file://`` URLs) never import TensorFlow. ``gs://`` reads are tested against a
+local stand-in for GCS (tests/data/test_gcs_paths.py); writes to URLs and other schemes are not tested.
 
 Random access goes through :class:`RandomAccessFile`, whose :meth:`~RandomAccessFile.pread` is safe to call
 from several threads (``os.pread`` locally; a lock around seek+read for gfile).

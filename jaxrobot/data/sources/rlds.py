@@ -30,10 +30,10 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from jaxrobot.config import Config, require, to_dict
+from jaxrobot.config import Config, ConfigError, require, to_dict
 from jaxrobot.data import normalize as norm
 from jaxrobot.data.base import Batch, DataError, DataSource
-from jaxrobot.data.datasets import DatasetEntry, get_entry
+from jaxrobot.data.datasets import MIXTURES, DatasetEntry, get_entry
 from jaxrobot.data.rlds import fs
 from jaxrobot.data.rlds.reader import RldsDataset
 from jaxrobot.data.sampler import IndexSampler, StepIndex
@@ -77,6 +77,11 @@ class RldsDataConfig(Config):
       state_keys: replace the registry entry's state keys (flat keys, each optionally sliced), e.g.
         ``("steps/observation/state[0:5]",)`` keeps pick_cube's proprioception and drops the object pose
         for an image policy. Recorded in the data spec; run-time policies assemble ``state`` the same way.
+      mixture, data_dir, skip_missing: train on a named mixture (``jaxrobot data datasets`` lists them) instead
+        of ``path``: ``--set data.mixture=oxe_magic_soup --set data.data_dir=DIR`` on any experiment reads the
+        members that ``DIR`` holds (``<name>/<version>/dataset_info.json``) with this config's other settings
+        (windows, image size, cameras, normalisation); see
+        :class:`~jaxrobot.data.sources.mixture.MixtureDataConfig`.
     """
 
     kind: ClassVar[str] = "rlds"
@@ -100,12 +105,22 @@ class RldsDataConfig(Config):
     augment: bool = True
     stats_cache: bool = True
     state_keys: tuple[str, ...] = ()
+    mixture: str = ""
+    data_dir: str = ""
+    skip_missing: bool = False
 
     def check(self) -> None:
         for key in self.state_keys:
             require(key.startswith("steps/observation/"), "state_keys",
                     f"{key!r}: state keys are flat RLDS observation keys, 'steps/observation/<name>[lo:hi]'")
-        require(bool(self.path), "path", "must name a dataset folder (the one holding dataset_info.json)")
+        if self.mixture:
+            require(self.mixture in MIXTURES, "mixture", f"unknown mixture {self.mixture!r}; known: {sorted(MIXTURES)}")
+            require(bool(self.data_dir), "data_dir", f"set it to the folder holding the datasets of mixture "
+                    f"{self.mixture!r} (<data_dir>/<name>/<version>/dataset_info.json)")
+        else:
+            require(bool(self.path), "path", "must name a dataset folder (the one holding dataset_info.json)")
+            require(not self.data_dir and not self.skip_missing, "data_dir",
+                    "data_dir and skip_missing go with a named mixture: set data.mixture too")
         require(self.n_obs_steps >= 1, "n_obs_steps", "must be >= 1")
         require(self.horizon >= 1, "horizon", "must be >= 1")
         require(self.image_size is None or (len(self.image_size) == 2 and min(self.image_size) > 0),
@@ -117,7 +132,11 @@ class RldsDataConfig(Config):
         require(0.0 <= self.color_jitter < 1.0, "color_jitter", "must be in [0, 1)")
 
     def build_source(self, **kw) -> DataSource:
-        """This config's stream (``make_source`` passes the batch size and the host's slice)."""
+        """This config's stream (``make_source`` passes the batch size and the host's slice; with ``mixture``
+        set it builds the mixture's stream instead, :meth:`MixtureDataConfig.named`)."""
+        if self.mixture:
+            raise ConfigError(f"config field 'data.mixture' ({self.mixture!r}): build the stream with "
+                              "jaxrobot.data.sources.make_source, which reads the mixture's members")
         return RldsSource(self, **kw)
 
 
@@ -207,7 +226,8 @@ class DatasetReader:
                             "(set skip_bad=True to skip and count them)")
         if not info["good"]:
             raise DataError(f"{cfg.path}: no usable episodes in split {cfg.split!r}")
-        self._stats = info["stats"]
+        # Dims the entry leaves unnormalised (Octo's action_normalization_mask) get identity statistics.
+        self._stats = dict(info["stats"], action=norm.exempt_dims(info["stats"]["action"], self.entry.action_norm_mask))
         self.good = np.asarray(info["good"], np.int64)
         self.index = StepIndex(info["lengths"])
         available = [c for c, k in camera_keys(self.entry, self.ds.feature_spec().keys()) if k is not None]
