@@ -68,7 +68,7 @@ class ACTConfig(Config):
       dim_model: transformer width; 512.
       n_heads: attention heads; 8.
       dim_feedforward: FFN hidden width; 3200.
-      feedforward_activation: "relu" (reference) or "gelu".
+      feedforward_activation: "relu" (reference) or "gelu" (exact, erf-based: torch's ``F.gelu``, as LeRobot).
       pre_norm: pre-LayerNorm blocks; False (post-norm, as the reference).
       n_encoder_layers: transformer encoder layers; 4.
       n_decoder_layers: decoder layers; 1. The original code built 7 but used only the first one's output

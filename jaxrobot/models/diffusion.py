@@ -59,7 +59,7 @@ from jaxrobot.nn.initializers import torch_default
 from jaxrobot.nn.norms import stop_gradient_frozen
 from jaxrobot.nn.rng import fast_key
 from jaxrobot.nn.spatial_softmax import SpatialSoftmax
-from jaxrobot.nn.unet1d import ConditionalUnet1d
+from jaxrobot.nn.unet1d import FINAL_CONV_GROUPS, ConditionalUnet1d
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +90,8 @@ class DiffusionConfig(Config):
       down_dims: UNet channels per level; (512, 1024, 2048). The sequence is halved between levels, so
         ``horizon`` must be divisible by 2 ** (len(down_dims) - 1).
       kernel_size: 1-D convolution kernel; 5.
-      n_groups: GroupNorm groups in the UNet; 8.
+      n_groups: GroupNorm groups in the UNet's residual blocks; 8. Its final convolution block always has 8
+        groups (as LeRobot's), so ``down_dims[0]`` must be divisible by 8 as well as by ``n_groups``.
       diffusion_step_embed_dim: size of the diffusion-step embedding; 128.
       use_film_scale_modulation: FiLM with scale and bias (True) or bias only.
       num_train_timesteps: DDPM steps; 100.
@@ -170,6 +171,12 @@ class DiffusionConfig(Config):
             all(d % self.n_groups == 0 for d in self.down_dims),
             "n_groups",
             f"every down_dims entry must be divisible by n_groups={self.n_groups}",
+        )
+        require(
+            self.down_dims[0] % FINAL_CONV_GROUPS == 0,
+            "down_dims",
+            f"down_dims[0]={self.down_dims[0]} must be divisible by {FINAL_CONV_GROUPS} (the GroupNorm groups of the "
+            f"UNet's final convolution block, fixed as in LeRobot)",
         )
         factor = 2 ** (len(self.down_dims) - 1)
         require(

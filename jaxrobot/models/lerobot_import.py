@@ -483,16 +483,18 @@ def act_config(cfg: Mapping[str, Any], features: Mapping[str, Any], image_fields
     if cfg.get("replace_final_stride_with_dilation"):
         raise _unsupported("replace_final_stride_with_dilation", cfg["replace_final_stride_with_dilation"],
                            "torchvision's ResNet-18 refuses dilation")
-    if cfg.get("feedforward_activation", "relu") != "relu":
-        raise _unsupported("feedforward_activation", cfg.get("feedforward_activation"),
-                           "jaxrobot's transformer has relu and the tanh approximation of gelu, not torch's exact gelu")
+    activation = cfg.get("feedforward_activation", "relu")
+    if activation not in ("relu", "gelu"):
+        raise _unsupported("feedforward_activation", activation,
+                           "known: relu, gelu (LeRobot also accepts glu in its config, but glu halves the "
+                           "feed-forward width and its own forward pass fails on the shapes)")
     if cfg.get("use_peft"):
         raise _unsupported("use_peft", True, "PEFT adapters are not mapped; merge them into the weights first")
     if not features["cameras"] and "env_dim" not in features:
         raise LeRobotImportError("config.json: ACT needs a camera or an environment state (LeRobot refuses it too)")
     fields = {k: cfg[k] for k in mapped if k in cfg}
     return validate(ACTConfig(action_dim=features["action_dim"], backbone="resnet18", backbone_norm="frozen_bn",
-                              backbone_width=64, backbone_output_stride=32, feedforward_activation="relu",
+                              backbone_width=64, backbone_output_stride=32, feedforward_activation=activation,
                               pretrained_backbone="", random_shift=0, **image_fields, **fields))
 
 
@@ -522,9 +524,6 @@ def diffusion_config(cfg: Mapping[str, Any], features: Mapping[str, Any], image_
         raise _unsupported("beta_schedule", schedule, "jaxrobot has squaredcos_cap_v2 and linear")
     if cfg.get("prediction_type", "epsilon") not in ("epsilon", "sample"):
         raise _unsupported("prediction_type", cfg.get("prediction_type"), "known: epsilon, sample")
-    if int(cfg.get("n_groups", 8)) != 8:
-        raise _unsupported("n_groups", cfg.get("n_groups"), "LeRobot's final convolution block always uses 8 groups, "
-                           "jaxrobot's UNet uses n_groups there too; they agree only at n_groups=8")
     kind = cfg.get("noise_scheduler_type", "DDPM")
     if kind not in ("DDPM", "DDIM"):
         raise _unsupported("noise_scheduler_type", kind, "known: DDPM, DDIM")

@@ -69,7 +69,8 @@ class TransformerSpec:
       heads: attention heads.
       dim_feedforward: FFN hidden width.
       dropout: dropout on attention weights, residual branches and the FFN hidden layer.
-      activation: FFN activation, "relu" (torch's default) or "gelu" (tanh approximation).
+      activation: FFN activation, "relu" (torch's default) or "gelu": the exact, erf-based GELU, as torch's
+        ``F.gelu`` (flax's ``nn.gelu`` defaults to the tanh approximation, which differs by up to ~5e-4).
       pre_norm: LayerNorm before each sub-layer (pre-norm) instead of after the residual sum (post-norm).
     """
 
@@ -128,7 +129,7 @@ def _residual(x: jax.Array, sublayer: Callable[[jax.Array], jax.Array], norm: st
 def _feedforward(x: jax.Array, spec: TransformerSpec, train: bool) -> jax.Array:
     """linear1 → activation → dropout → linear2."""
     y = nn.Dense(spec.dim_feedforward, kernel_init=xavier_uniform, name="linear1")(x)
-    y = nn.relu(y) if spec.activation == "relu" else nn.gelu(y)
+    y = nn.relu(y) if spec.activation == "relu" else nn.gelu(y, approximate=False)
     y = nn.Dropout(spec.dropout, deterministic=not train)(y)
     return nn.Dense(spec.dim, kernel_init=xavier_uniform, name="linear2")(y)
 

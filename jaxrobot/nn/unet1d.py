@@ -5,7 +5,9 @@ sinusoidal embedding of the diffusion step through Linear → Mish → Linear, c
 conditioning vector; ``down_dims`` levels of two FiLM-conditioned residual blocks (kernel ``kernel_size``,
 GroupNorm, Mish), a stride-2 convolution between levels, two middle blocks, the mirrored up path with skip
 connections and transposed-convolution upsampling, and a final Conv1dBlock + 1x1 convolution. Weights use
-torch's default init.
+torch's default init. As in LeRobot, ``n_groups`` sets the GroupNorm groups of the residual blocks only: the
+final Conv1dBlock always has :data:`FINAL_CONV_GROUPS` (LeRobot builds it with ``DiffusionConv1dBlock``'s
+default ``n_groups=8``).
 
 Convolutions are computed as matmuls (:func:`conv1d`, :class:`Upsample1d`): XLA:CPU's own 1-D convolutions
 are far slower on these shapes, and the matmul form exports to plain MatMul.
@@ -21,6 +23,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrobot.nn.initializers import torch_default
+
+#: GroupNorm groups of the final Conv1dBlock, whatever ``n_groups`` is (LeRobot 0.4.4's ``final_conv``).
+FINAL_CONV_GROUPS = 8
 
 
 def mish(x: jax.Array) -> jax.Array:
@@ -134,7 +139,8 @@ class Upsample1d(nn.Module):
 class ConditionalUnet1d(nn.Module):
     """Sequence [B, T, C], diffusion steps [B], global conditioning [B, G] → [B, T, ``out_dim``].
 
-    ``T`` must be divisible by 2 ** (len(down_dims) - 1) and every ``down_dims`` entry by ``n_groups``.
+    ``T`` must be divisible by 2 ** (len(down_dims) - 1), every ``down_dims`` entry by ``n_groups`` (the
+    residual blocks' GroupNorm groups) and ``down_dims[0]`` by :data:`FINAL_CONV_GROUPS` (the final block's).
     """
 
     out_dim: int
@@ -171,5 +177,5 @@ class ConditionalUnet1d(nn.Module):
             x = block(dim, f"up_{i}_0")(x, cond)
             x = block(dim, f"up_{i}_1")(x, cond)
             x = Upsample1d(dim, name=f"up_{i}_2")(x)
-        x = Conv1dBlock(self.down_dims[0], self.kernel_size, self.n_groups, name="final_conv_0")(x)
+        x = Conv1dBlock(self.down_dims[0], self.kernel_size, FINAL_CONV_GROUPS, name="final_conv_0")(x)
         return Conv1d(self.out_dim, 1, name="final_conv_1")(x)

@@ -46,6 +46,16 @@ TESTDATA_SPECS = [
      "config": {"horizon": 8, "n_obs_steps": 3, "n_action_steps": 3, "down_dims": [8, 16], "kernel_size": 5,
                 "diffusion_step_embed_dim": 8, "noise_scheduler_type": "DDIM", "num_inference_steps": 10,
                 "prediction_type": "sample", "beta_schedule": "linear", "use_film_scale_modulation": False}},
+    # torch's exact (erf) GELU in the feed-forward layers.
+    {"name": "act_gelu", "policy": "act", "state_dim": 3, "env_dim": 4, "action_dim": 2, "seed": 5,
+     "config": {"dim_model": 16, "n_heads": 2, "dim_feedforward": 32, "n_encoder_layers": 2, "n_decoder_layers": 1,
+                "n_vae_encoder_layers": 1, "latent_dim": 4, "chunk_size": 6, "n_action_steps": 6,
+                "feedforward_activation": "gelu"}},
+    # 4 GroupNorm groups in the residual blocks; LeRobot's final convolution block keeps its default 8.
+    {"name": "dp_n_groups_4", "policy": "diffusion", "state_dim": 3, "env_dim": 4, "action_dim": 2, "seed": 6,
+     "config": {"horizon": 8, "n_obs_steps": 2, "n_action_steps": 4, "down_dims": [8, 16], "kernel_size": 3,
+                "n_groups": 4, "diffusion_step_embed_dim": 8, "noise_scheduler_type": "DDIM",
+                "num_inference_steps": 10}},
 ]
 
 

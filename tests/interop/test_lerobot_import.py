@@ -50,7 +50,7 @@ def workdirs(tmp_path_factory) -> dict[str, pathlib.Path]:
 
 
 def test_fixtures_are_small_and_present():
-    assert len(NAMES) == 4
+    assert len(NAMES) == 6
     size = sum(p.stat().st_size for p in FIXTURES.rglob("*") if p.is_file())
     assert size < 1_000_000, size
 
@@ -128,6 +128,53 @@ def test_diffusion_bundle_first_action_matches_lerobot(workdirs, tmp_path):
     assert err <= LOOSE[(name, "first_action")]
 
 
+def test_exact_gelu_is_imported_and_the_tanh_approximation_would_not_match(workdirs, monkeypatch):
+    """`feedforward_activation="gelu"` is torch's exact (erf) GELU; flax's default tanh approximation would miss
+    LeRobot's chunk on this fixture, so its parity above checks the activation."""
+    import jax
+
+    from jaxrobot.nn import transformer
+    from jaxrobot.train import checkpoint as ckpt_lib
+
+    wd = workdirs["act_gelu"]
+    assert ckpt_lib.config_from_meta(ckpt_lib.read_meta(wd)[1]).model.feedforward_activation == "gelu"
+    _, ref = reference(FIXTURES / "act_gelu")
+    monkeypatch.setattr(transformer.nn, "gelu", lambda x, approximate=True: jax.nn.gelu(x, approximate=True))
+    err = float(np.abs(jax_outputs(wd, ref)["chunk"] - ref["chunk"]).max())
+    print(f"PARITY act_gelu chunk with tanh-approximate gelu max_abs_err={err:.3g}")
+    assert err > TOL, err
+
+
+def test_n_groups_leaves_the_final_conv_block_at_8_groups(workdirs, monkeypatch):
+    """LeRobot's UNet `final_conv` block keeps 8 GroupNorm groups whatever `n_groups` is; with `n_groups` there
+    too (jaxrobot before) the noise prediction misses LeRobot's on this fixture."""
+    from jaxrobot.nn import unet1d
+    from jaxrobot.train import checkpoint as ckpt_lib
+
+    wd = workdirs["dp_n_groups_4"]
+    cfg = ckpt_lib.config_from_meta(ckpt_lib.read_meta(wd)[1]).model
+    assert cfg.n_groups == 4 and cfg.down_dims == (8, 16)
+    _, ref = reference(FIXTURES / "dp_n_groups_4")
+    monkeypatch.setattr(unet1d, "FINAL_CONV_GROUPS", 4)
+    err = float(np.abs(jax_outputs(wd, ref)["eps"] - ref["eps"]).max())
+    print(f"PARITY dp_n_groups_4 eps with n_groups in the final block max_abs_err={err:.3g}")
+    assert err > TOL, err
+
+
+def test_exact_gelu_exports_and_the_runtime_matches_lerobot(workdirs, tmp_path):
+    from jaxrobot.export.bundle import export_checkpoint
+    from jaxrobot.train import checkpoint as ckpt_lib
+
+    name = "act_gelu"
+    export_checkpoint(workdirs[name], tmp_path / "b", formats=("onnx", "tflite"), log=_quiet)
+    inputs = ckpt_lib.read_meta(workdirs[name])[1]["lerobot_import"]["inputs"]
+    _, ref = reference(FIXTURES / name)
+    for backend in ("onnx", "tflite"):
+        err = float(np.abs(runtime_first_action(tmp_path / "b", ref, inputs, backend) - ref["first_action"][0]).max())
+        print(f"PARITY {name} runtime-{backend} first_action max_abs_err={err:.3g}")
+        assert err <= TOL, (backend, err)
+
+
 def test_ddpm_policy_refuses_export_unless_imported_with_ddim(workdirs, tmp_path):
     from jaxrobot.export.bundle import export_checkpoint
     from jaxrobot.export.errors import ExportError
@@ -184,14 +231,12 @@ def test_a_wrong_shape_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("name, changes, message", [
-    ("act_env_state", {"feedforward_activation": "gelu"}, "exact gelu"),
     ("act_env_state", {"vision_backbone": "resnet34"}, "ResNet-18"),
     ("act_env_state", {"a_field_from_the_future": 1}, "unknown ACT config field"),
     ("act_env_state", {"use_peft": True}, "PEFT"),
     ("act_env_state", {"type": "pi0"}, "policy type 'pi0' is not supported"),
     ("dp_env_state_ddpm", {"resize_shape": [32, 32]}, "resize"),
     ("dp_env_state_ddpm", {"beta_schedule": "scaled_linear"}, "squaredcos_cap_v2 and linear"),
-    ("dp_env_state_ddpm", {"n_groups": 4}, "8 groups"),
     ("dp_env_state_ddpm", {"output_features": {"action": {"type": "ACTION", "shape": [2]},
                                                "reward": {"type": "REWARD", "shape": [1]}}}, "besides 'action'"),
 ])
@@ -199,6 +244,17 @@ def test_unsupported_options_are_refused(tmp_path, name, changes, message):
     folder = _copy(name, tmp_path)
     _edit_config(folder, **changes)
     with pytest.raises(LeRobotImportError, match=message):
+        li.import_folder(folder)
+
+
+def test_first_unet_width_must_divide_into_the_final_blocks_8_groups(tmp_path):
+    """down_dims[0] = 4 with n_groups = 4: LeRobot cannot build it either (its final block's GroupNorm has 8
+    groups), and the import names the field."""
+    from jaxrobot.config import ConfigError
+
+    folder = _copy("dp_n_groups_4", tmp_path)
+    _edit_config(folder, down_dims=[4, 8])
+    with pytest.raises(ConfigError, match=r"down_dims\[0\]=4 must be divisible by 8"):
         li.import_folder(folder)
 
 

@@ -72,6 +72,19 @@ SPECS = {
                                            "spatial_softmax_num_keypoints": 4, "diffusion_step_embed_dim": 16,
                                            "use_separate_rgb_encoder_per_camera": True, "use_group_norm": False,
                                            "use_film_scale_modulation": False}},
+    # torch's exact (erf) GELU in every feed-forward layer, one camera.
+    "act_gelu_camera": {"policy": "act", "state_dim": 4, "action_dim": 3, "seed": 17, "cameras": {"top": [48, 48]},
+                        "config": {"dim_model": 32, "n_heads": 4, "dim_feedforward": 64, "n_encoder_layers": 2,
+                                   "n_decoder_layers": 1, "n_vae_encoder_layers": 1, "latent_dim": 8,
+                                   "chunk_size": 8, "n_action_steps": 8, "feedforward_activation": "gelu"}},
+    # n_groups=4 in the residual blocks (12 and 20 channels: not multiples of 8), LeRobot's final conv block at 8.
+    "dp_n_groups_4_camera": {"policy": "diffusion", "state_dim": 3, "action_dim": 2, "seed": 18,
+                             "cameras": {"top": [40, 40]},
+                             "config": {"horizon": 16, "n_obs_steps": 2, "n_action_steps": 8,
+                                        "down_dims": [8, 12, 20], "n_groups": 4,
+                                        "spatial_softmax_num_keypoints": 4, "diffusion_step_embed_dim": 16,
+                                        "crop_shape": [32, 32], "noise_scheduler_type": "DDIM",
+                                        "num_inference_steps": 10}},
 }
 TOL = {"chunk": 1e-4, "eps": 1e-4, "first_action": 1e-4, "sample": 1e-4}
 

@@ -72,3 +72,39 @@ def test_unet_maps_a_sequence_to_out_dim():
         ["diffusion_step_encoder_1", "diffusion_step_encoder_3", "down_0_0", "down_0_1", "down_0_2", "down_1_0",
          "down_1_1", "mid_0", "mid_1", "up_0_0", "up_0_1", "up_0_2", "final_conv_0", "final_conv_1"]
     )
+
+
+def _group_norm(x, groups, eps=1e-5):
+    """torch GroupNorm (unit scale, zero bias) over [B, T, C]: statistics per (sample, group of C/groups)."""
+    b, t, c = x.shape
+    g = x.reshape(b, t, groups, c // groups)
+    mean = g.mean(axis=(1, 3), keepdims=True)
+    var = g.var(axis=(1, 3), keepdims=True)
+    return ((g - mean) / np.sqrt(var + eps)).reshape(b, t, c)
+
+
+def test_final_conv_block_keeps_8_groups_whatever_n_groups():
+    """LeRobot's `final_conv` block is a DiffusionConv1dBlock at its default 8 groups; `n_groups` sets only the
+    residual blocks'."""
+    from jaxrobot.nn.unet1d import FINAL_CONV_GROUPS
+
+    assert FINAL_CONV_GROUPS == 8
+    unet = ConditionalUnet1d(out_dim=3, down_dims=(16, 20), kernel_size=3, n_groups=4, step_embed_dim=8)
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.normal(size=(2, 4, 3)), jnp.float32)
+    t, cond = jnp.array([3, 40]), jnp.asarray(rng.normal(size=(2, 5)), jnp.float32)
+    v = unet.init(jax.random.PRNGKey(0), x, t, cond)
+    _, state = unet.apply(v, x, t, cond, capture_intermediates=True)
+    inter = state["intermediates"]
+
+    def norm_in_out(path):
+        block = inter
+        for key in path:
+            block = block[key]
+        return np.asarray(block["conv"]["__call__"][0], np.float64), np.asarray(block["norm"]["__call__"][0])
+
+    final_in, final_out = norm_in_out(["final_conv_0"])
+    np.testing.assert_allclose(final_out, _group_norm(final_in, 8), rtol=1e-4, atol=1e-4)
+    assert np.abs(final_out - _group_norm(final_in, 4)).max() > 1e-2
+    block_in, block_out = norm_in_out(["mid_0", "conv1"])  # 20 channels: 8 does not divide them, 4 does
+    np.testing.assert_allclose(block_out, _group_norm(block_in, 4), rtol=1e-4, atol=1e-4)
