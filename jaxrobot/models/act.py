@@ -40,6 +40,7 @@ from jaxrobot.nn.backbones import check_backbone_fields, make_backbone
 from jaxrobot.nn.initializers import torch_default
 from jaxrobot.nn.norms import stop_gradient_frozen
 from jaxrobot.nn.rng import fast_key
+from jaxrobot.nn.spatial_softmax import SpatialSoftmax
 from jaxrobot.nn.transformer import Decoder, Encoder, TransformerSpec, sinusoid_1d, sinusoid_2d
 
 
@@ -84,6 +85,9 @@ class ACTConfig(Config):
         every camera the same 2-D sine positions, so a shared backbone's token says where in *an* image it is
         but not in which camera (a cube seen by the scene camera and one seen by the wrist camera look alike);
         False (reference, LeRobot parity).
+      keypoint_tokens: K > 0 adds one encoder token per camera holding K spatial soft-argmax keypoints of its
+        backbone map (Levine, Finn et al. 2016; what Diffusion Policy reads): continuous image coordinates,
+        where the grid tokens quantise a small object's place to one cell of the map; 0 (reference) is off.
     """
 
     kind: ClassVar[str] = "act"
@@ -112,6 +116,7 @@ class ACTConfig(Config):
     kl_weight: float = 10.0
     random_shift: int = 0
     camera_embedding: bool = False
+    keypoint_tokens: int = 0
 
     def check(self) -> None:
         for name in (
@@ -146,6 +151,7 @@ class ACTConfig(Config):
         )
         require(0 <= self.dropout < 1, "dropout", "must be in [0, 1)")
         require(self.kl_weight >= 0, "kl_weight", "must be >= 0")
+        require(self.keypoint_tokens >= 0, "keypoint_tokens", f"must be >= 0, got {self.keypoint_tokens}")
         require(self.random_shift >= 0, "random_shift", f"must be >= 0 pixels, got {self.random_shift}")
         require(
             self.temporal_ensemble_coeff is None or self.n_action_steps == 1,
@@ -231,9 +237,16 @@ class ACTNet(nn.Module):
             proj = nn.Dense(d, kernel_init=torch_default, name="encoder_img_feat_input_proj")
             cam_embed = (self.param("encoder_camera_embed", nn.initializers.normal(1.0), (len(cams), d))
                          if c.camera_embedding else None)
+            keypoints = (SpatialSoftmax(c.keypoint_tokens, name="keypoints") if c.keypoint_tokens else None)
+            keypoint_proj = nn.Dense(d, kernel_init=torch_default, name="encoder_keypoint_input_proj")
             for i, key in enumerate(cams):  # one shared backbone for all cameras, as the reference
                 img = normalize_camera_image(obs[key][:, -1], key, c.image_norm, c.image_stats).astype(state.dtype)
-                feat = proj(backbone(img))  # [B, h, w, d]
+                feat_map = backbone(img)
+                if keypoints is not None:  # one token: the camera's K (x, y) in [-1, 1], flattened
+                    kp_pos = self.param(f"encoder_keypoint_pos_embed_{i}", nn.initializers.normal(1.0), (1, d))
+                    tokens.append(keypoint_proj(keypoints(feat_map).reshape(b, 1, -1)))
+                    positions.append(jnp.broadcast_to(kp_pos[None].astype(state.dtype), (b, 1, d)))
+                feat = proj(feat_map)  # [B, h, w, d]
                 _, h, w, _ = feat.shape
                 tokens.append(feat.reshape(b, h * w, d))
                 pe = jnp.asarray(sinusoid_2d(h, w, d).reshape(h * w, d), state.dtype)

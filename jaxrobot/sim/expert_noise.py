@@ -36,15 +36,15 @@ def check_expert_noise(cfg: ExpertNoiseFields) -> None:
     require(cfg.expert_noise_hold >= 1, "expert_noise_hold", "must be >= 1")
 
 
-def noise_segment(cfg: ExpertNoiseFields, step: jax.Array, rng: jax.Array, shape: tuple[int, ...]
-                  ) -> tuple[jax.Array, jax.Array]:
+def noise_segment(cfg: ExpertNoiseFields, step: jax.Array, rng: jax.Array, shape: tuple[int, ...],
+                  scale: float | None = None) -> tuple[jax.Array, jax.Array]:
     """(active, sample) of the noise segment holding control step ``step``.
 
     ``rng`` is the *per-episode* key; the segment index ``step // expert_noise_hold`` is folded into it, so
     every step of a segment gets the same draw. ``active`` is Bernoulli(``expert_noise_prob``); ``sample`` is
-    ``normal(shape) * expert_noise`` (the caller masks it with ``active`` and its own conditions).
+    ``normal(shape) * expert_noise`` (or ``* scale``; the caller masks it with ``active`` and its own conditions).
     """
     seg = step // cfg.expert_noise_hold
     k_on, k_n = jax.random.split(jax.random.fold_in(rng, seg))
     on = jax.random.bernoulli(k_on, cfg.expert_noise_prob)
-    return on, jax.random.normal(k_n, shape) * cfg.expert_noise
+    return on, jax.random.normal(k_n, shape) * (cfg.expert_noise if scale is None else scale)

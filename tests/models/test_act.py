@@ -50,6 +50,32 @@ def test_options_build():
     assert "backbone" not in state_only["params"]
 
 
+def test_keypoint_tokens_add_a_spatial_softmax_per_backbone():
+    base = _abstract(default_act_config(), act_batch())["params"]
+    kp = _abstract(default_act_config(keypoint_tokens=32), act_batch())["params"]
+    # 1x1 conv 512 -> 32, a Dense 64 -> 512 from the 32 (x, y), one position per camera
+    assert count(kp) - count(base) == (512 * 32 + 32) + (64 * 512 + 512) + 512
+    assert kp["keypoints"]["nets"]["kernel"].shape == (512, 32)
+    with pytest.raises(ConfigError, match="keypoint_tokens"):
+        validate(default_act_config(keypoint_tokens=-1))
+
+
+def test_keypoint_token_carries_gradient_and_changes_the_chunk():
+    cfg = small_act(keypoint_tokens=4)
+    model = ACTModel(cfg)
+    batch = synthetic_batch(n_obs_steps=1, horizon=cfg.chunk_size)
+    variables = model.init(jax.random.PRNGKey(0), batch)
+    (_, _), grads = jax.value_and_grad(model.loss, has_aux=True)(variables, batch, jax.random.PRNGKey(1))
+    assert float(optax_norm(grads["params"]["keypoints"])) > 0
+    assert float(optax_norm(grads["params"]["encoder_keypoint_input_proj"])) > 0
+    obs = {k: v for k, v in batch.items() if k.startswith("observation/")}
+    before = model.predict(variables, obs)
+    params = jax.tree.map(lambda x: x, variables["params"])
+    params["encoder_keypoint_input_proj"] = jax.tree.map(lambda x: x * 2.0, params["encoder_keypoint_input_proj"])
+    after = model.predict({**variables, "params": params}, obs)
+    assert float(jnp.abs(after - before).max()) > 1e-4
+
+
 def test_init_rejects_mismatched_chunk():
     with pytest.raises(ConfigError, match="chunk_size"):
         _abstract(default_act_config(chunk_size=50), act_batch())

@@ -209,6 +209,23 @@ def _hold(env, targets: np.ndarray, seconds: float, seed: int = 3):
 
 
 @pytest.mark.slow
+def test_fine_noise_offsets_only_the_hover_and_descent():
+    """``expert_noise_fine`` moves the executed TCP target in x/y only, only over the cube with the fingertips
+    >= 5 mm above its top, and the expert still succeeds (it re-centres before closing)."""
+    env = registry.load("panda_pick_cube", overrides={"expert_noise": 0.0, "expert_noise_fine": 0.006})
+    roll = rollout_expert(batched(env), SEED, 0, 16)
+    diff = roll["executed"] - roll["label"]
+    assert np.all(diff[..., 2:] == 0)  # height, rotation, gripper untouched
+    moved = np.linalg.norm(diff[..., 0:2], axis=-1) > 1e-6
+    assert moved.mean() > 0.02 and np.abs(diff[..., 0:2]).max() > 0.004
+    s = roll["obs/state"]
+    tcp, cube = s[..., 14:17], s[..., 22:25]
+    assert np.all(tcp[moved][:, 2] > cube[moved][:, 2] + 0.03 + 0.017 - 1e-4)  # half height 3 cm
+    assert np.all(np.linalg.norm(tcp[moved][:, 0:2] - cube[moved][:, 0:2], axis=-1) < 0.05)
+    assert episode_success(roll).sum() >= 15
+
+
+@pytest.mark.slow
 def test_joint_pos_tracked():
     """Joint targets (random, inside the ranges around home) are tracked within 0.01 rad after 1 s."""
     env = registry.load("panda_pick_cube", overrides={"action_space": "joint_pos"})

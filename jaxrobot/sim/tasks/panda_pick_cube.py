@@ -141,6 +141,8 @@ class PandaPickCubeConfig(PandaArmConfig):
       (:class:`jaxrobot.sim.panda_arm.PandaArmConfig`).
     expert_noise: std (metres) of the displacement one noise segment adds to the expert's path (spread over
       the segment); its yaw is 5x this (radians). See :meth:`PandaPickCube.expert`.
+    expert_noise_fine: std (metres) of the x/y noise over the cube and in the descent, where ``expert_noise`` is
+      off (see :meth:`PandaPickCube.expert`); 0 is off.
     expert_noise_prob / expert_noise_hold: :mod:`jaxrobot.sim.expert_noise` (hold 10 steps = 0.2 s, as
       ``pick_cube``'s 4 steps at 20 Hz).
     expert_speed / expert_turn_rate: speed (m/s, rad/s) of the expert's reference trajectory.
@@ -160,6 +162,7 @@ class PandaPickCubeConfig(PandaArmConfig):
     expert_noise: float = 0.02
     expert_noise_prob: float = 0.3
     expert_noise_hold: int = 10
+    expert_noise_fine: float = 0.0
     expert_speed: float = 0.5
     expert_turn_rate: float = 2.0
     expert_max_lead: float = 0.06
@@ -184,6 +187,7 @@ class PandaPickCubeConfig(PandaArmConfig):
         require(0 < self.expert_max_turn <= self.ee_delta_max[1], "expert_max_turn",
                 f"must be in (0, ee_delta_max[1]={self.ee_delta_max[1]}]")
         check_expert_noise(self)
+        require(self.expert_noise_fine >= 0, "expert_noise_fine", f"must be >= 0, got {self.expert_noise_fine}")
 
 
 # ---------------------------------------------------------------- grasp geometry
@@ -309,8 +313,9 @@ class PandaPickCube(PandaTask):
 
     # ------------------------------------------------------------------ scripted expert
 
-    def expert_plan(self, state: State) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-        """The expert's next TCP target: (position [3], rotation [3, 3], gripper width, no-noise flag).
+    def expert_plan(self, state: State) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
+        """The expert's next TCP target: (position [3], rotation [3, 3], gripper width, no-noise flag, fine-noise
+        flag).
 
         Reactive pick in end-effector space: turn the hand straight down with its fingers across the cube (yaw
         aligned modulo pi/2, the symmetric yaw closest to the current one), move over the cube at hover height
@@ -369,7 +374,9 @@ class PandaPickCube(PandaTask):
         grip = jnp.where(holding | closing, jnp.maximum(width - 0.03, 0.0), panda.WIDTH_OPEN)
         # Noise only where it cannot knock the cube: fingertips (1.2 cm below the TCP) above its top.
         quiet = holding | closing | over | (tcp[2] < cube[2] + 0.06)
-        return pos, target_rot, grip, quiet
+        # Fine noise (expert_noise_fine): over the cube or descending, fingertips still >= 5 mm above its top.
+        fine = quiet & ~holding & ~closing & (tcp[2] > cube[2] + state.info["cube_half"][2] + 0.017)
+        return pos, target_rot, grip, quiet, fine
 
     def expert(self, state: State, rng: jax.Array) -> tuple[jax.Array, jax.Array]:
         """``(label, executed)`` actions of the scripted expert (:meth:`expert_plan`) in the configured space.
@@ -379,13 +386,19 @@ class PandaPickCube(PandaTask):
         ``expert_noise_hold`` steps adds ``1 / hold`` of one draw per step, displacing the path by a total of
         std ``expert_noise`` (metres) and turning the hand about world z by 5x that (radians); the expert then
         steers back from wherever that left it. ``rng`` is the per-episode key. The noise is off when the
-        fingertips are within ~5 cm of the cube's top, over it, or grasping. ``joint_pos`` actions are the IK solutions
-        of the (noisy) targets, so they lie inside the joint limits.
+        fingertips are within ~5 cm of the cube's top, over it, or grasping. There ``expert_noise_fine`` (metres,
+        x and y only; 0 by default) offsets the target for a segment over the cube and in the descent, until the
+        fingertips are 5 mm above the cube's top (the open fingers clear a 4 cm cube by 2 cm a side): the expert
+        re-centres every step, so a held offset, not an accumulated drift, is what displaces the hand, and the
+        demonstrations show how to re-centre from what the wrist camera sees. ``joint_pos`` actions are the IK
+        solutions of the (noisy) targets, so they lie inside the joint limits.
         """
         cfg: PandaPickCubeConfig = self.config
-        pos, rot, width, quiet = self.expert_plan(state)
+        pos, rot, width, quiet, fine = self.expert_plan(state)
         on, n = noise_segment(cfg, state.info["step"], rng, (4,))
+        _, n_fine = noise_segment(cfg, state.info["step"], rng, (2,), scale=cfg.expert_noise_fine)  # same segments
         n = jnp.where(on & ~quiet, n, 0.0) / cfg.expert_noise_hold
+        n = n.at[0:2].add(jnp.where(on & fine, n_fine, 0.0))  # an offset held for the segment, not accumulated
         noisy_rot = rotvec_matrix(jnp.array([0.0, 0.0, 5.0 * n[3]])) @ rot
         label = self.action_for(state, pos, rot, width)
         executed = self.action_for(state, pos + n[0:3], noisy_rot, width)
