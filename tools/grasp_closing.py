@@ -1,6 +1,6 @@
 """Where a ``panda_pick_cube`` policy's grasps go wrong: the TCP-to-cube error at its first closing command.
 
-    .venv/bin/python tools/grasp_closing.py --workdir W [--step N] [--episodes 64] [--seed 99] [--json]
+    .venv/bin/python tools/grasp_closing.py --workdir W [--step N] [--episodes 64] [--seed 99] [--ensemble M] [--json]
 
 Runs the checkpoint closed loop (the runner ``jaxrobot eval`` uses, same episodes for the same seed) and reads the
 full task state beside the policy: it sees only its own inputs, the spy sees the cube. For each episode, the first
@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--episodes", type=int, default=64, help="one batch: at most 64")
     ap.add_argument("--seed", type=int, default=99)
     ap.add_argument("--close-below", type=float, default=0.06, help="gripper width command (m) read as closing")
+    ap.add_argument("--ensemble", type=float, help="temporal ensembling coefficient m instead of the checkpoint's "
+                    "(weights exp(-m i), i = 0 the oldest prediction: m < 0 favours the newest)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if not 1 <= args.episodes <= 64:
@@ -64,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     from jaxrobot.sim.evaluate import evaluate
 
     runner, meta = load_policy(args.workdir, args.step, seed=args.seed)
+    if args.ensemble is not None:
+        if runner.ensembler is None:
+            ap.error("--ensemble: the checkpoint's policy does not ensemble (n_action_steps > 1)")
+        runner.ensembler.m = args.ensemble
     env = task_env("panda_pick_cube", meta["data_spec"], meta["data_spec"].get("action_dim"),
                    f"the policy in {args.workdir}")
     log: list[tuple[np.ndarray, np.ndarray]] = []
@@ -82,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     states = np.stack([s for s, _ in log])
     actions = np.stack([a for _, a in log])
     rows = closing_rows(states, actions, res["episode_lengths"], env.config.episode_steps, args.close_below)
-    summary = {"success_rate": res["success_rate"], "step": meta["step"]}
+    summary = {"success_rate": res["success_rate"], "step": meta["step"],
+               "ensemble": None if runner.ensembler is None else runner.ensembler.m}
     for name, want in (("success", True), ("failure", False)):
         group = [r for r in rows if r["success"] == want and r["closed"]]
         if group:

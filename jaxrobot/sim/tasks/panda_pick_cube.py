@@ -313,9 +313,13 @@ class PandaPickCube(PandaTask):
 
     # ------------------------------------------------------------------ scripted expert
 
-    def expert_plan(self, state: State) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
-        """The expert's next TCP target: (position [3], rotation [3, 3], gripper width, no-noise flag, fine-noise
-        flag).
+    def expert_plan(self, state: State) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+        """The expert's next TCP target: (position [3], rotation [3, 3], gripper width, no-noise flag), the
+        protocol of the Panda tasks' plans (the recorder's scripted leader reads it too)."""
+        return self._expert_plan(state)[:4]
+
+    def _expert_plan(self, state: State) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
+        """:meth:`expert_plan` plus the flag of where ``expert_noise_fine`` acts.
 
         Reactive pick in end-effector space: turn the hand straight down with its fingers across the cube (yaw
         aligned modulo pi/2, the symmetric yaw closest to the current one), move over the cube at hover height
@@ -394,7 +398,7 @@ class PandaPickCube(PandaTask):
         solutions of the (noisy) targets, so they lie inside the joint limits.
         """
         cfg: PandaPickCubeConfig = self.config
-        pos, rot, width, quiet, fine = self.expert_plan(state)
+        pos, rot, width, quiet, fine = self._expert_plan(state)
         on, n = noise_segment(cfg, state.info["step"], rng, (4,))
         _, n_fine = noise_segment(cfg, state.info["step"], rng, (2,), scale=cfg.expert_noise_fine)  # same segments
         n = jnp.where(on & ~quiet, n, 0.0) / cfg.expert_noise_hold
