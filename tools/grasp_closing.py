@@ -5,8 +5,8 @@
 Runs the checkpoint closed loop (the runner ``jaxrobot eval`` uses, same episodes for the same seed) and reads the
 full task state beside the policy: it sees only its own inputs, the spy sees the cube. For each episode, the first
 step whose commanded gripper width is below ``--close-below`` (the expert closes to ~1 cm): the x/y distance and
-the height of the TCP over the cube, the yaw difference modulo a quarter turn, and whether the episode succeeded
-(ended before its time limit). Prints medians for successes and failures; ``--json`` one line with every row.
+the height of the TCP over the cube, the yaw difference modulo a quarter turn, and whether the episode succeeded.
+Prints medians for successes and failures; ``--json`` one line with every row.
 Used for bench/RESULTS.md, "ACT from images: keypoint tokens, fine DART noise, and where the grasps fail".
 """
 
@@ -22,23 +22,19 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 
-def quat_yaw(q: np.ndarray) -> np.ndarray:
-    w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
-    return np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
-
-
-def closing_rows(states: np.ndarray, actions: np.ndarray, lengths: list[int], limit: int,
-                 close_below: float) -> list[dict]:
+def closing_rows(states: np.ndarray, actions: np.ndarray, success: list[bool], close_below: float) -> list[dict]:
     """states [T, n, 29], actions [T, n, A] (width last) of one batch of episodes → one row per episode."""
+    from jaxrobot.sim.geometry import quat_yaw, wrap_quarter
+
     rows = []
     for i in range(states.shape[1]):
         closed = np.nonzero(actions[:, i, -1] < close_below)[0]
-        row: dict = {"episode": i, "success": bool(lengths[i] < limit), "closed": bool(len(closed))}
+        row: dict = {"episode": i, "success": bool(success[i]), "closed": bool(len(closed))}
         if len(closed):
             t = int(closed[0])
             s = states[t, i]
             tcp, cube = s[14:17], s[22:25]
-            dyaw = (quat_yaw(s[17:21]) - quat_yaw(s[25:29]) + np.pi / 4) % (np.pi / 2) - np.pi / 4
+            dyaw = float(wrap_quarter(quat_yaw(s[17:21]) - quat_yaw(s[25:29])))
             row.update(t=t, xy_mm=float(np.linalg.norm(tcp[:2] - cube[:2]) * 1e3),
                        dz_mm=float((tcp[2] - cube[2]) * 1e3), dyaw_deg=float(np.degrees(dyaw)))
         rows.append(row)
@@ -87,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     res = evaluate(Spy(), env, n_envs=args.episodes, episodes=args.episodes, seed=args.seed)
     states = np.stack([s for s, _ in log])
     actions = np.stack([a for _, a in log])
-    rows = closing_rows(states, actions, res["episode_lengths"], env.config.episode_steps, args.close_below)
+    rows = closing_rows(states, actions, res["episode_success"], args.close_below)
     summary = {"success_rate": res["success_rate"], "step": meta["step"],
                "ensemble": None if runner.ensembler is None else runner.ensembler.m}
     for name, want in (("success", True), ("failure", False)):

@@ -237,12 +237,13 @@ class ACTNet(nn.Module):
             proj = nn.Dense(d, kernel_init=torch_default, name="encoder_img_feat_input_proj")
             cam_embed = (self.param("encoder_camera_embed", nn.initializers.normal(1.0), (len(cams), d))
                          if c.camera_embedding else None)
-            keypoints = (SpatialSoftmax(c.keypoint_tokens, name="keypoints") if c.keypoint_tokens else None)
-            keypoint_proj = nn.Dense(d, kernel_init=torch_default, name="encoder_keypoint_input_proj")
+            if c.keypoint_tokens:
+                keypoints = SpatialSoftmax(c.keypoint_tokens, name="keypoints")
+                keypoint_proj = nn.Dense(d, kernel_init=torch_default, name="encoder_keypoint_input_proj")
             for i, key in enumerate(cams):  # one shared backbone for all cameras, as the reference
                 img = normalize_camera_image(obs[key][:, -1], key, c.image_norm, c.image_stats).astype(state.dtype)
                 feat_map = backbone(img)
-                if keypoints is not None:  # one token: the camera's K (x, y) in [-1, 1], flattened
+                if c.keypoint_tokens:  # one token: the camera's K (x, y) in [-1, 1], flattened
                     kp_pos = self.param(f"encoder_keypoint_pos_embed_{i}", nn.initializers.normal(1.0), (1, d))
                     tokens.append(keypoint_proj(keypoints(feat_map).reshape(b, 1, -1)))
                     positions.append(jnp.broadcast_to(kp_pos[None].astype(state.dtype), (b, 1, d)))

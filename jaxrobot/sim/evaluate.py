@@ -69,7 +69,8 @@ def evaluate(policy_fn: PolicyFn, task: str | Env, n_envs: int = 64, episodes: i
              grid_keyframes: int = 1, video_pick: str = "first") -> dict[str, Any]:
     """Run ``episodes`` episodes of ``policy_fn`` closed loop; returns success rate, CI, lengths, metrics.
 
-    Returns ``{"success_rate", "ci95": (lo, hi), "successes", "episodes", "episode_lengths": list[int],
+    Returns ``{"success_rate", "ci95": (lo, hi), "successes", "episodes", "episode_success": list[bool],
+    "episode_lengths": list[int],
     "mean_return", "metrics": {name: mean at episode end}, "videos": [paths], "grid": path or None}``.
 
     With ``videos > 0`` and a ``video_dir``, the first ``videos`` episodes are rendered from ``camera`` at
@@ -149,6 +150,7 @@ def evaluate(policy_fn: PolicyFn, task: str | Env, n_envs: int = 64, episodes: i
         "ci95": wilson_interval(n_ok, len(success)),
         "successes": n_ok,
         "episodes": len(success),
+        "episode_success": [bool(x) for x in success],
         "episode_lengths": [int(x) for x in lengths],
         "mean_return": float(np.mean(returns)),
         "metrics": {k: float(np.mean(v)) for k, v in metrics.items()},

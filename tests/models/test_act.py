@@ -70,7 +70,7 @@ def test_keypoint_token_carries_gradient_and_changes_the_chunk():
     assert float(optax_norm(grads["params"]["encoder_keypoint_input_proj"])) > 0
     obs = {k: v for k, v in batch.items() if k.startswith("observation/")}
     before = model.predict(variables, obs)
-    params = jax.tree.map(lambda x: x, variables["params"])
+    params = dict(variables["params"])
     params["encoder_keypoint_input_proj"] = jax.tree.map(lambda x: x * 2.0, params["encoder_keypoint_input_proj"])
     after = model.predict({**variables, "params": params}, obs)
     assert float(jnp.abs(after - before).max()) > 1e-4

@@ -48,6 +48,7 @@ def test_do_nothing_policy_never_succeeds(env):
     assert out["episodes"] == BATCH + 4 and out["successes"] == 0
     assert out["ci95"] == wilson_interval(0, BATCH + 4)
     assert out["episode_lengths"] == [env.config.episode_steps] * (BATCH + 4)
+    assert out["episode_success"] == [False] * (BATCH + 4)
     assert policy.resets == 2 and policy.calls == 2 * env.config.episode_steps
     assert out["metrics"]["cube_height"] < 1e-3
 
@@ -56,6 +57,7 @@ def test_expert_policy_succeeds(env):
     out = evaluate(expert_policy(env), env, n_envs=BATCH, episodes=BATCH, seed=7)
     assert out["success_rate"] >= 0.9, out
     assert max(out["episode_lengths"]) < env.config.episode_steps
+    assert sum(out["episode_success"]) == out["successes"] and len(out["episode_success"]) == BATCH
     lo, hi = out["ci95"]
     assert lo <= out["success_rate"] <= hi
 
