@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 export JAXROBOT_CACHE ?= $(CURDIR)/.cache/jaxrobot
+# glibc's malloc may ask for transparent huge pages: XLA's per-step buffers then page-fault far less
+# (jaxrobot/platform.py; the `jaxrobot` command sets it for itself too).
+export GLIBC_TUNABLES ?= glibc.malloc.hugetlb=1
 
 .PHONY: install demo test test-all lint format bench build-check bazel-test clean
 

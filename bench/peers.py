@@ -8,14 +8,18 @@ Takes 7-9 min on a quiet 2-core box, ~20 min when other work loads it (Diffusion
 cache instead of compiling cold. Oversubscribed cores slow torch's OpenMP far more than XLA (LeRobot's ACT
 step went from ~1.2 s to ~20 s at load 8 on 2 cores, ours from ~1.2 s to ~5 s): compare on a quiet machine.
 
-Prints one JSON line: per policy, both frameworks' samples/s on the same config, batch and synthetic
-inputs, measured in one run, their ratio, both trainable-parameter counts, and the first step's time
-(for us: XLA compile, measured with the persistent compilation cache off, plus the first execution).
+Prints one JSON line per policy (``policy``, ``ours_samples_per_s``, ``lerobot_samples_per_s``, ``ratio``,
+``achieved_gflops_per_s``: XLA's cost analysis of our step over its median time, ``peak_matmul_gflops_per_s``:
+the best 2048x2048 f32 ``jnp.dot`` in this process, ``loadavg_1min`` [at start, at end]), then one JSON line
+with everything: both frameworks' samples/s per round, their ratio, both trainable-parameter counts, and the
+first step's time (for us: XLA compile, measured with the persistent compilation cache off, plus the first
+execution). Quote figures only from runs whose 1-minute load average starts below 1.
 
 The two frameworks cannot share an interpreter (ours: numpy 2.4, no torch), so this driver runs ours
 in-process and LeRobot in ``bench/peers_lerobot.py`` under ``.venv-peers/bin/python``, kept alive for the
 whole policy and driven over stdin: rounds alternate (ours N steps, theirs N steps, ...) so load from
-other work on the shared cores hits both sides alike. Each side's rate is the median over rounds.
+other work on the shared cores hits both sides alike. Each side's rate is the median over rounds;
+the ratio is the median of the rounds' ratios.
 
 Both sides train on the same arrays (``peers_lerobot.synthetic_arrays``, one seed) with the policy's own
 optimiser recipe: ours from ``experiments/act_aloha_defaults.py`` / ``diffusion_pusht_defaults.py`` (AdamW,
@@ -42,6 +46,7 @@ os.environ.setdefault("JAXROBOT_NO_COMPILATION_CACHE", "1")
 
 from jaxrobot import platform  # noqa: E402
 
+platform.reexec_with_huge_pages()  # as `jaxrobot train` runs (see platform.py)
 platform.configure()
 
 import jax  # noqa: E402
@@ -56,6 +61,7 @@ from jaxrobot.train.state import create_train_state  # noqa: E402
 from jaxrobot.train.step import make_jit_step  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from flops import compiled_flops, peak_matmul_gflops  # noqa: E402
 from peers_lerobot import synthetic_arrays  # noqa: E402  (numpy only; shared so inputs are identical)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -128,6 +134,7 @@ class Ours:
         t0 = time.perf_counter()
         self.step = step.lower(self.state, self.batch).compile()
         self.compile_s = time.perf_counter() - t0
+        self.flops = compiled_flops(self.step)
         t0 = time.perf_counter()
         self.state, m = self.step(self.state, self.batch)
         jax.block_until_ready(m)
@@ -150,8 +157,11 @@ class Ours:
 class Theirs:
     """The LeRobot worker process, driven one JSON line at a time."""
 
-    def __init__(self, bc: dict, total_steps: int, python: str):
+    def __init__(self, bc: dict, total_steps: int, python: str, huge_pages: bool):
         env = dict(os.environ, PYTHONWARNINGS="ignore")
+        if not huge_pages:  # LeRobot as its users run it: without the allocator setting jaxrobot makes
+            kept = [t for t in env.get("GLIBC_TUNABLES", "").split(":") if t and "malloc.hugetlb" not in t]
+            env["GLIBC_TUNABLES"] = ":".join(kept)
         self.proc = subprocess.Popen(
             [python, str(pathlib.Path(__file__).with_name("peers_lerobot.py")),
              json.dumps(dict(bc, total_steps=total_steps))],
@@ -178,10 +188,10 @@ class Theirs:
             self.proc.wait(timeout=60)
 
 
-def bench_policy(bc: dict, rounds: int, steps: int, python: str) -> dict:
+def bench_policy(bc: dict, rounds: int, steps: int, python: str, huge_pages: bool) -> dict:
     total = 1 + 2 * rounds * steps  # schedules are built for this many steps; both sides take them all
     # LeRobot first, then ours: each side's start-up runs alone on the cores.
-    theirs = Theirs(bc, total, python)
+    theirs = Theirs(bc, total, python, huge_pages)
     try:
         ours = Ours(bc, total)
         our_rates, their_rates = [], []
@@ -198,7 +208,10 @@ def bench_policy(bc: dict, rounds: int, steps: int, python: str) -> dict:
     o, t = statistics.median(our_rates), statistics.median(their_rates)
     return {
         "jaxrobot_samples_per_sec": round(o, 3), "lerobot_samples_per_sec": round(t, 3),
-        "ratio": round(o / t, 3),
+        "jaxrobot_step_gflop": round(ours.flops / 1e9, 2),
+        "achieved_gflops_per_s": round(ours.flops * o / bc["batch"] / 1e9, 2),
+        # the median of the per-round ratios: each round's pair ran back to back, under the same load
+        "ratio": round(statistics.median(a / b for a, b in zip(our_rates, their_rates, strict=True)), 3),
         "params": {"jaxrobot": ours.params, "lerobot": theirs.ready["params"],
                    "equal": ours.params == theirs.ready["params"]},
         "first_step_s": {"jaxrobot_compile": round(ours.compile_s, 2),
@@ -226,6 +239,8 @@ def main() -> None:
                     default=[512, 1024, 2048])
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads for LeRobot")
     ap.add_argument("--peers-python", default=str(ROOT / ".venv-peers/bin/python"))
+    ap.add_argument("--lerobot-huge-pages", action="store_true",
+                    help="give LeRobot's process the glibc huge-page tunable jaxrobot sets for itself")
     args = ap.parse_args()
     if not pathlib.Path(args.peers_python).exists():
         raise SystemExit(f"error: {args.peers_python} not found: `make bench-peers` builds .venv-peers")
@@ -235,11 +250,22 @@ def main() -> None:
     out: dict = {"bench": "peers"}
     for name in args.policies.split(","):
         steps = args.act_steps if name == "act" else args.dp_steps
-        out[name] = bench_policy(configs[name], args.rounds, steps, args.peers_python)
+        out[name] = bench_policy(configs[name], args.rounds, steps, args.peers_python, args.lerobot_huge_pages)
+    peak = peak_matmul_gflops()  # after the rounds, before the load is read: same conditions as the steps
+    load = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    for name in args.policies.split(","):
+        r = out[name]
+        print(json.dumps({
+            "policy": name, "ours_samples_per_s": r["jaxrobot_samples_per_sec"],
+            "lerobot_samples_per_s": r["lerobot_samples_per_sec"], "ratio": r["ratio"],
+            "achieved_gflops_per_s": r["achieved_gflops_per_s"], "peak_matmul_gflops_per_s": round(peak, 1),
+            "share_of_peak": round(r["achieved_gflops_per_s"] / peak, 3), "loadavg_1min": load}))
     out["config"] = {name: {k: v for k, v in configs[name].items() if k not in ("seed", "pad")}
                      for name in args.policies.split(",")}
     out["machine"] = {"cpus": os.cpu_count(), "jax": jax.__version__, "jax_devices": jax.device_count(),
-                      "loadavg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
+                      "glibc_tunables": {"jaxrobot": os.environ.get("GLIBC_TUNABLES", ""),
+                                         "lerobot_huge_pages": args.lerobot_huge_pages},
+                      "peak_matmul_gflops_per_s": round(peak, 1), "loadavg_1min": load}
     print(json.dumps(out))
 
 

@@ -50,7 +50,7 @@ def get_config(arg: str | None = None) -> ExperimentConfig:
             optimizer=OptimizerConfig(lr=1e-4, b1=0.95, b2=0.999, eps=1e-8, weight_decay=1e-6, warmup_steps=500,
                                       schedule="cosine", grad_clip=10.0),
             train=TrainConfig(steps=200_000, batch_size=64, log_every=100, checkpoint_every=10_000,
-                              ema_decay=0.9999, ema_power=0.75),
+                              ema_decay=0.9999, ema_power=0.75, cpu_fusion_emitters=True),
             description="Diffusion Policy, LeRobot 0.4.4 PushT defaults, PushT-shaped synthetic data",
         )
     raise ConfigError(f"diffusion_synthetic.py: unknown variant {arg!r}; known: {', '.join(VARIANTS)}")

@@ -5,23 +5,76 @@ Why each flag:
   without it and ~2.5 ms with it (measured here, see shared/FACTS.md).
 - TensorFlow must never grab accelerator memory that JAX owns: hide GPUs from TF at import.
 - The persistent compilation cache turns a 20 s MJX compile into ~3 s in the next process.
+- ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1`` (set by :func:`reexec_with_huge_pages` at a program's start, and
+  by the Makefile): XLA:CPU allocates an executable's temporaries and outputs afresh at every call, and
+  glibc hands blocks that large out as fresh ``mmap`` pages, so every train step first page-faults its
+  gradients and activations in 4 kB pages. With transparent huge pages on ``madvise`` (the common kernel
+  default) that costs a large share of a step; the tunable lets glibc ask for 2 MB pages (bench/RESULTS.md,
+  "Performance").
 """
 
 from __future__ import annotations
 
 import os
 import pathlib
+import platform as _stdlib_platform
+import sys
 
 _CONFIGURED = False
 
 
 def cache_dir() -> pathlib.Path:
-    """User cache folder (never inside a dataset or the repo): ``$JAXROBOT_CACHE`` or ~/.cache/jaxrobot."""
+    """User cache folder (never inside a dataset or the repo): ``$JAXROBOT_CACHE`` or ~/.cache/jaxrobot.
+
+    Private to its owner (mode 0700): it holds compiled executables that later runs load and execute, and
+    dataset statistics that training trusts, so no other user may write there (or read what it holds).
+    """
     root = os.environ.get("JAXROBOT_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "jaxrobot")
     path = pathlib.Path(root)
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    info = path.stat()
+    if info.st_uid == os.getuid() and info.st_mode & 0o077:
+        path.chmod(0o700)
     return path
+
+
+HUGE_PAGE_TUNABLE = "glibc.malloc.hugetlb=1"
+
+
+def _huge_pages_need_tunable() -> bool:
+    """True on glibc >= 2.35 (where the tunable exists) with transparent huge pages on ``madvise``."""
+    if sys.platform != "linux":
+        return False
+    libc, version = _stdlib_platform.libc_ver()
+    try:
+        major, minor = (int(x) for x in version.split(".")[:2])
+    except ValueError:
+        return False
+    if libc != "glibc" or (major, minor) < (2, 35):
+        return False
+    try:
+        mode = pathlib.Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text()
+    except OSError:
+        return False
+    return "[madvise]" in mode  # "[always]" needs nothing, "[never]" cannot be helped
+
+
+def reexec_with_huge_pages() -> None:
+    """Restart this program once with ``GLIBC_TUNABLES`` asking glibc's malloc for transparent huge pages.
+
+    glibc reads its tunables only when a process starts, so a program entry point (the ``jaxrobot`` command,
+    the benchmarks) calls this first, before it imports anything heavy. No-op when the tunable is already
+    set, not needed or not supported, and when ``JAXROBOT_HUGE_PAGES=0``. Library code never calls it.
+    """
+    tunables = os.environ.get("GLIBC_TUNABLES", "")
+    if ("glibc.malloc.hugetlb" in tunables or os.environ.get("JAXROBOT_HUGE_PAGES") == "0"
+            or not _huge_pages_need_tunable()):
+        return
+    os.environ["GLIBC_TUNABLES"] = f"{tunables}:{HUGE_PAGE_TUNABLE}" if tunables else HUGE_PAGE_TUNABLE
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, sys.orig_argv)
 
 
 def set_cpu_device_count(n: int) -> None:

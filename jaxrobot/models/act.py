@@ -180,9 +180,15 @@ class ACTConfig(Config):
 
 
 class ACTNet(nn.Module):
-    """Returns (actions [B, chunk, A], mu [B, L] or None, log_sigma_x2 [B, L] or None)."""
+    """Returns (actions [B, chunk, A], mu [B, L] or None, log_sigma_x2 [B, L] or None).
+
+    ``vae_cls_only``: the CVAE encoder's last layer computes only the CLS token, the one output read (the
+    reference computes all 102 and drops 101, ~13% of a default training step). The result is the same, dropout
+    included (tests/models/test_act.py compares loss and gradients); False is the straightforward form.
+    """
 
     cfg: ACTConfig
+    vae_cls_only: bool = True
 
     @nn.compact
     def __call__(self, obs: dict[str, jax.Array], actions=None, action_mask=None, *, train: bool):
@@ -204,7 +210,8 @@ class ACTNet(nn.Module):
             )
             pos = jnp.asarray(sinusoid_1d(tokens.shape[1], d))[None]
             mask = jnp.concatenate([jnp.ones((b, 2), bool), action_mask.astype(bool)], axis=1)
-            encoded = Encoder(spec, c.n_vae_encoder_layers, name="vae_encoder")(tokens, pos, mask, train=train)
+            encoded = Encoder(spec, c.n_vae_encoder_layers, name="vae_encoder")(
+                tokens, pos, mask, train=train, out_rows=1 if self.vae_cls_only else None)
             cls_out = encoded[:, 0]
             params = nn.Dense(
                 2 * c.latent_dim, kernel_init=torch_default, name="vae_encoder_latent_output_proj"

@@ -22,6 +22,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from jaxrobot.nn.initializers import xavier_uniform
 
@@ -82,10 +83,28 @@ class TransformerSpec:
     pre_norm: bool = False
 
 
+def _dropout(x: jax.Array, rate: float, train: bool, full_rows: int | None = None, axis: int = 1) -> jax.Array:
+    """flax ``nn.Dropout`` of ``x`` (same module names, hence the same random stream).
+
+    ``full_rows``: ``x`` holds only the first rows (along ``axis``) of a tensor with ``full_rows`` rows in the
+    straightforward computation. The mask is then drawn for the full tensor and its first rows kept, so the
+    result equals those rows of the straightforward computation exactly: skipping rows nobody reads (ACT's last
+    CVAE layer, where only the CLS token is read) changes the cost, not the values.
+    """
+    drop = nn.Dropout(rate, deterministic=not train)
+    if full_rows is None or full_rows == x.shape[axis] or not train or rate == 0.0:
+        return drop(x)
+    shape = (*x.shape[:axis], full_rows, *x.shape[axis + 1 :])
+    scaled = drop(jnp.ones(shape, x.dtype))  # 1 / keep_prob where kept, 0 where dropped
+    kept = lax.slice_in_dim(scaled, 0, x.shape[axis], axis=axis) != 0
+    return lax.select(kept, x / (1.0 - rate), jnp.zeros_like(x))
+
+
 class MultiHeadAttention(nn.Module):
     """torch ``nn.MultiheadAttention`` semantics (q/k/v/out projections with bias, dropout on weights).
 
-    ``key_mask`` [B, K] is True where a key may be attended to.
+    ``key_mask`` [B, K] is True where a key may be attended to. ``full_queries``: ``q`` is the first rows of
+    that many queries (see ``_dropout``).
     """
 
     dim: int
@@ -93,7 +112,7 @@ class MultiHeadAttention(nn.Module):
     dropout: float
 
     @nn.compact
-    def __call__(self, q, k, v, key_mask=None, *, train: bool):
+    def __call__(self, q, k, v, key_mask=None, *, train: bool, full_queries: int | None = None):
         b, lq, _ = q.shape
         lk = k.shape[1]
         hd = self.dim // self.heads
@@ -104,7 +123,7 @@ class MultiHeadAttention(nn.Module):
         if key_mask is not None:
             logits = jnp.where(key_mask[:, None, None, :], logits, jnp.finfo(logits.dtype).min)
         weights = jax.nn.softmax(logits, axis=-1)
-        weights = nn.Dropout(self.dropout, deterministic=not train)(weights)
+        weights = _dropout(weights, self.dropout, train, full_queries, axis=2)
         out = jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(b, lq, self.dim)
         return nn.Dense(self.dim, kernel_init=xavier_uniform, name="out")(out)
 
@@ -114,53 +133,69 @@ def _layer_norm(name: str) -> nn.LayerNorm:
 
 
 def _residual(x: jax.Array, sublayer: Callable[[jax.Array], jax.Array], norm: str, spec: TransformerSpec,
-              train: bool) -> jax.Array:
+              train: bool, full_rows: int | None = None) -> jax.Array:
     """``x + dropout(sublayer(LayerNorm(x)))`` (pre-norm) or ``LayerNorm(x + dropout(sublayer(x)))`` (post-norm).
 
     Called inside a layer's compact ``__call__``: the sub-layer's modules are built first, then the residual
-    dropout, so auto-named ``Dropout_<i>`` (hence the dropout streams) follow the sub-layers in order.
+    dropout, so auto-named ``Dropout_<i>`` (hence the dropout streams) follow the sub-layers in order. When the
+    sub-layer returns fewer rows than ``x`` has, the result keeps only those first rows (``full_rows``: the
+    row count of the straightforward computation, for the dropout mask).
     """
     h = _layer_norm(norm)(x) if spec.pre_norm else x
     y = sublayer(h)
-    x = x + nn.Dropout(spec.dropout, deterministic=not train)(y)
+    x = x[:, : y.shape[1]] + _dropout(y, spec.dropout, train, full_rows)
     return x if spec.pre_norm else _layer_norm(norm)(x)
 
 
-def _feedforward(x: jax.Array, spec: TransformerSpec, train: bool) -> jax.Array:
+def _feedforward(x: jax.Array, spec: TransformerSpec, train: bool, full_rows: int | None = None) -> jax.Array:
     """linear1 → activation → dropout → linear2."""
     y = nn.Dense(spec.dim_feedforward, kernel_init=xavier_uniform, name="linear1")(x)
     y = nn.relu(y) if spec.activation == "relu" else nn.gelu(y, approximate=False)
-    y = nn.Dropout(spec.dropout, deterministic=not train)(y)
+    y = _dropout(y, spec.dropout, train, full_rows)
     return nn.Dense(spec.dim, kernel_init=xavier_uniform, name="linear2")(y)
 
 
 class EncoderLayer(nn.Module):
-    """Self-attention (positions ``pos`` added to queries and keys) then the FFN, each a residual sub-layer."""
+    """Self-attention (positions ``pos`` added to queries and keys) then the FFN, each a residual sub-layer.
+
+    ``out_rows``: compute only the first that many output tokens (all tokens still serve as keys and values);
+    they equal the straightforward layer's first rows, dropout included.
+    """
 
     spec: TransformerSpec
 
     @nn.compact
-    def __call__(self, x, pos, key_mask=None, *, train: bool):
+    def __call__(self, x, pos, key_mask=None, *, train: bool, out_rows: int | None = None):
         s = self.spec
+        n = x.shape[1]
+        rows = n if out_rows is None else out_rows
+        full = None if rows == n else n
 
         def self_attn(h):
             qk = h + pos
-            return MultiHeadAttention(s.dim, s.heads, s.dropout, name="self_attn")(qk, qk, h, key_mask, train=train)
+            return MultiHeadAttention(s.dim, s.heads, s.dropout, name="self_attn")(
+                qk[:, :rows], qk, h, key_mask, train=train, full_queries=full)
 
-        x = _residual(x, self_attn, "norm1", s, train)
-        return _residual(x, lambda h: _feedforward(h, s, train), "norm2", s, train)
+        x = _residual(x, self_attn, "norm1", s, train, full)
+        return _residual(x, lambda h: _feedforward(h, s, train, full), "norm2", s, train, full)
 
 
 class Encoder(nn.Module):
-    """``num_layers`` encoder layers (``layers_<i>``), plus a final LayerNorm ``norm`` when pre-norm."""
+    """``num_layers`` encoder layers (``layers_<i>``), plus a final LayerNorm ``norm`` when pre-norm.
+
+    ``out_rows``: only the first that many output tokens are wanted, so the last layer computes only those
+    (see ``EncoderLayer``); the earlier layers compute every token, which the last one's keys and values need.
+    """
 
     spec: TransformerSpec
     num_layers: int
 
     @nn.compact
-    def __call__(self, x, pos, key_mask=None, *, train: bool):
+    def __call__(self, x, pos, key_mask=None, *, train: bool, out_rows: int | None = None):
         for i in range(self.num_layers):
-            x = EncoderLayer(self.spec, name=f"layers_{i}")(x, pos, key_mask, train=train)
+            last = i == self.num_layers - 1
+            x = EncoderLayer(self.spec, name=f"layers_{i}")(
+                x, pos, key_mask, train=train, out_rows=out_rows if last else None)
         if self.spec.pre_norm:
             x = _layer_norm("norm")(x)
         return x

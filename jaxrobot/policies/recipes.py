@@ -109,7 +109,7 @@ def diffusion_recipe(demos: SimDemos, variant: str, *, steps: dict[str, int], ev
         return ExperimentConfig(
             name=name, model=DiffusionConfig(action_dim=demos.action_dim), data=data,
             optimizer=OptimizerConfig(lr=1e-4, **DP_ADAMW),
-            train=_train(demos, variant, 200_000, 0, batch_size=64, **DP_EMA),
+            train=_train(demos, variant, 200_000, 0, batch_size=64, cpu_fusion_emitters=True, **DP_EMA),
             description=f"GPU/TPU: Diffusion Policy at LeRobot 0.4.4 defaults on MJX {demos.task} images")
     small = dict(action_dim=demos.action_dim, horizon=DP_HORIZON, n_obs_steps=DP_OBS_STEPS, n_action_steps=8,
                  down_dims=(64, 128, 256), diffusion_step_embed_dim=64)

@@ -101,6 +101,9 @@ class TrainConfig(Config):
       compute_dtype: "bfloat16" runs forward/backward in bf16 with fp32 master weights.
       parallelism: "jit" (sharded jit over the mesh, primary) or "shard_map" (explicit data parallel).
       eval_every: closed-loop evaluation every N steps (0 = off; needs ``eval_task``).
+      cpu_fusion_emitters: compile the train step (only it) with XLA:CPU's newer fusion emitters. The process
+        keeps them off, which MJX needs (platform.py); the step's speed with them depends on the model: Diffusion
+        Policy's default step is ~9% faster, ACT's ~9% slower (bench/RESULTS.md, "Performance"). CPU only.
     """
 
     kind: ClassVar[str] = "train"
@@ -118,6 +121,7 @@ class TrainConfig(Config):
     eval_every: int = 0
     eval_task: str = ""
     eval_episodes: int = 50
+    cpu_fusion_emitters: bool = False
 
     def check(self) -> None:
         require(self.steps >= 1, "steps", f"must be >= 1, got {self.steps}")

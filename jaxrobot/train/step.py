@@ -99,12 +99,20 @@ def train_step(state: TrainState, batch, *, model: Model, tx, cfg: TrainConfig, 
     return _apply(state, grads, tx, cfg, schedule, loss, metrics)
 
 
+def compiler_options(cfg: TrainConfig, mesh: Mesh) -> dict[str, bool] | None:
+    """XLA options for the train step's executable alone (the process's defaults stay as they are)."""
+    if cfg.cpu_fusion_emitters and mesh.devices.flat[0].platform == "cpu":
+        return {"xla_cpu_use_fusion_emitters": True}
+    return None
+
+
 def make_jit_step(model: Model, tx, cfg: TrainConfig, schedule, mesh: Mesh, state_shardings):
     """``jit`` with explicit in/out shardings; the state is donated (updated in place on device)."""
     step = functools.partial(train_step, model=model, tx=tx, cfg=cfg, schedule=schedule)
     metric_sharding = NamedSharding(mesh, P())
     return jax.jit(step, in_shardings=(state_shardings, batch_sharding(mesh)),
-                   out_shardings=(state_shardings, metric_sharding), donate_argnums=(0,))
+                   out_shardings=(state_shardings, metric_sharding), donate_argnums=(0,),
+                   compiler_options=compiler_options(cfg, mesh))
 
 
 def make_shard_map_step(model: Model, tx, cfg: TrainConfig, schedule, mesh: Mesh):
@@ -123,4 +131,4 @@ def make_shard_map_step(model: Model, tx, cfg: TrainConfig, schedule, mesh: Mesh
         return _apply(state, grads, tx, cfg, schedule, loss, metrics)
 
     mapped = jax.shard_map(per_device, mesh=mesh, in_specs=(P(), P(BATCH_AXES)), out_specs=(P(), P()))
-    return jax.jit(mapped, donate_argnums=(0,))
+    return jax.jit(mapped, donate_argnums=(0,), compiler_options=compiler_options(cfg, mesh))

@@ -37,6 +37,10 @@ def test_export_and_runtime_match_policy_runner(experiment, tmp_path):
         assert set(meta["functions"]) == {"encode", "denoise_step"}
         sched = json.loads((out / "schedule.json").read_text())
         assert sched["timesteps"][0] > sched["timesteps"][-1] == 0 and len(sched["alphas_cumprod"]) == 100
+        import onnx  # the UNet's convolutions are ONNX Conv nodes, not im2col slices and an Einsum
+
+        ops = {n.op_type for n in onnx.load(str(out / "onnx" / "denoise_step.onnx")).graph.node}
+        assert "Conv" in ops and "Einsum" not in ops, sorted(ops)
     else:
         assert set(meta["functions"]) == {"policy"}
     assert check_bundle(out)["ok"]

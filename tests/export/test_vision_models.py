@@ -250,3 +250,21 @@ def test_for_jax2tf_gives_a_dynamic_batch_tflite_model():
     for n in (1, 5):
         x = np.random.default_rng(n).normal(size=(n, 3, 4)).astype(np.float32)
         np.testing.assert_allclose(runner({"x": x})["y"], x[:, -1] * 2.0 + x[:, 0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("k,stride,padding,length", [(5, 1, 2, 8), (3, 2, 1, 8), (1, 1, 0, 4), (5, 1, 2, 4),
+                                                      (3, 1, 1, 3)])
+def test_native_conv1d_equals_the_unet_im2col_conv(k, stride, padding, length):
+    """The ONNX export traces the UNet's convolutions as ``lax.conv_general_dilated`` (one ``Conv`` node);
+    it must compute what the training-time im2col matmul computes, for every shape the UNet uses (same,
+    strided down-sampling, 1x1, and a kernel longer than the sequence)."""
+    from jaxrobot.export.workarounds import _native_conv1d
+    from jaxrobot.nn.unet1d import conv1d
+
+    rng = np.random.default_rng(k * 10 + stride)
+    x = rng.normal(size=(2, length, 6)).astype(np.float32)
+    w = rng.normal(size=(k, 6, 7)).astype(np.float32)
+    want = np.asarray(conv1d(x, w, stride, padding))
+    got = np.asarray(_native_conv1d(x, w, stride, padding))
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

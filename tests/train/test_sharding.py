@@ -94,3 +94,29 @@ def test_bf16_compute_keeps_fp32_master_weights():
     ref_losses = run(MeshConfig(data=2), 2)[0]
     np.testing.assert_allclose(losses, ref_losses, rtol=5e-2)
     assert not np.allclose(losses, ref_losses, rtol=1e-7, atol=0)
+
+
+def test_cpu_fusion_emitters_compile_the_step_alone_and_keep_its_numbers(reference, monkeypatch):
+    """The option goes to the train step's jit (both parallelisms), never to the process, and the update stays
+    the same. (XLA's optimised HLO is the same either way, the emitters change only code generation, so the
+    option is read where it is handed to jax.jit.)"""
+    import jaxrobot.train.step as step_module
+    from jaxrobot.train.step import compiler_options
+
+    mesh = make_mesh(MeshConfig(data=1), jax.devices()[:1])
+    assert compiler_options(TrainConfig(cpu_fusion_emitters=True), mesh) == {"xla_cpu_use_fusion_emitters": True}
+    assert compiler_options(TrainConfig(), mesh) is None
+    seen = []
+    real_jit = jax.jit
+
+    def recording_jit(fn, *args, **kw):  # the step is the only donating jit here
+        if kw.get("donate_argnums") == (0,):
+            seen.append(kw.get("compiler_options"))
+        return real_jit(fn, *args, **kw)
+
+    monkeypatch.setattr(step_module.jax, "jit", recording_jit)
+    assert_same(run(MeshConfig(data=1), 1, cpu_fusion_emitters=True), reference)
+    assert_same(run(MeshConfig(data=2), 2, cpu_fusion_emitters=True), reference)
+    run(MeshConfig(data=2), 2, parallelism="shard_map", cpu_fusion_emitters=True)
+    assert seen == [{"xla_cpu_use_fusion_emitters": True}] * 3
+    assert "xla_cpu_use_fusion_emitters=true" not in __import__("os").environ.get("XLA_FLAGS", "")
