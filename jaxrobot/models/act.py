@@ -182,13 +182,15 @@ class ACTConfig(Config):
 class ACTNet(nn.Module):
     """Returns (actions [B, chunk, A], mu [B, L] or None, log_sigma_x2 [B, L] or None).
 
-    ``vae_cls_only``: the CVAE encoder's last layer computes only the CLS token, the one output read (the
-    reference computes all 102 and drops 101, ~13% of a default training step). The result is the same, dropout
-    included (tests/models/test_act.py compares loss and gradients); False is the straightforward form.
+    ``skip_repeated_work``: the CVAE encoder's last layer computes only the CLS token, the one output read (the
+    reference computes all 102 and drops 101, ~13% of a default training step), and the decoder's first
+    self-attention, whose input (zeros plus the learned query positions) is the same for every example, is
+    projected and scored once per batch. The result is the same, dropout included (tests/models/test_act.py
+    compares loss and gradients); False is the straightforward form.
     """
 
     cfg: ACTConfig
-    vae_cls_only: bool = True
+    skip_repeated_work: bool = True
 
     @nn.compact
     def __call__(self, obs: dict[str, jax.Array], actions=None, action_mask=None, *, train: bool):
@@ -211,7 +213,7 @@ class ACTNet(nn.Module):
             pos = jnp.asarray(sinusoid_1d(tokens.shape[1], d))[None]
             mask = jnp.concatenate([jnp.ones((b, 2), bool), action_mask.astype(bool)], axis=1)
             encoded = Encoder(spec, c.n_vae_encoder_layers, name="vae_encoder")(
-                tokens, pos, mask, train=train, out_rows=1 if self.vae_cls_only else None)
+                tokens, pos, mask, train=train, out_rows=1 if self.skip_repeated_work else None)
             cls_out = encoded[:, 0]
             params = nn.Dense(
                 2 * c.latent_dim, kernel_init=torch_default, name="vae_encoder_latent_output_proj"
@@ -266,8 +268,9 @@ class ACTNet(nn.Module):
         memory = Encoder(spec, c.n_encoder_layers, name="encoder")(tokens, positions, train=train)
 
         query_pos = self.param("decoder_pos_embed", nn.initializers.normal(1.0), (c.chunk_size, d))
-        query_pos = jnp.broadcast_to(query_pos[None].astype(state.dtype), (b, c.chunk_size, d))
-        x = jnp.zeros((b, c.chunk_size, d), state.dtype)
+        queries = 1 if self.skip_repeated_work else b  # the decoder's input is the same for every example
+        query_pos = jnp.broadcast_to(query_pos[None].astype(state.dtype), (queries, c.chunk_size, d))
+        x = jnp.zeros((queries, c.chunk_size, d), state.dtype)
         x = Decoder(spec, c.n_decoder_layers, name="decoder")(x, memory, query_pos, positions, train=train)
         out = nn.Dense(c.action_dim, kernel_init=torch_default, name="action_head")(x)
         return out, mu, log_sigma_x2

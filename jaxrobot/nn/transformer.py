@@ -104,7 +104,9 @@ class MultiHeadAttention(nn.Module):
     """torch ``nn.MultiheadAttention`` semantics (q/k/v/out projections with bias, dropout on weights).
 
     ``key_mask`` [B, K] is True where a key may be attended to. ``full_queries``: ``q`` is the first rows of
-    that many queries (see ``_dropout``).
+    that many queries (see ``_dropout``). ``batch``: the inputs may have batch 1 where every example would be
+    equal (ACT's first decoder layer: its queries are the learned positions); the attention weights are
+    broadcast to ``batch`` only where dropout makes them differ, so the values equal the batched computation's.
     """
 
     dim: int
@@ -112,7 +114,8 @@ class MultiHeadAttention(nn.Module):
     dropout: float
 
     @nn.compact
-    def __call__(self, q, k, v, key_mask=None, *, train: bool, full_queries: int | None = None):
+    def __call__(self, q, k, v, key_mask=None, *, train: bool, full_queries: int | None = None,
+                 batch: int | None = None):
         b, lq, _ = q.shape
         lk = k.shape[1]
         hd = self.dim // self.heads
@@ -123,8 +126,12 @@ class MultiHeadAttention(nn.Module):
         if key_mask is not None:
             logits = jnp.where(key_mask[:, None, None, :], logits, jnp.finfo(logits.dtype).min)
         weights = jax.nn.softmax(logits, axis=-1)
+        if train and self.dropout > 0 and batch is not None and weights.shape[0] != batch:
+            weights = jnp.broadcast_to(weights, (batch, *weights.shape[1:]))  # masks differ per example
         weights = _dropout(weights, self.dropout, train, full_queries, axis=2)
-        out = jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(b, lq, self.dim)
+        if v.shape[0] != weights.shape[0]:
+            v = jnp.broadcast_to(v, (weights.shape[0], *v.shape[1:]))
+        out = jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(weights.shape[0], lq, self.dim)
         return nn.Dense(self.dim, kernel_init=xavier_uniform, name="out")(out)
 
 
@@ -202,17 +209,24 @@ class Encoder(nn.Module):
 
 
 class DecoderLayer(nn.Module):
-    """Self-attention over the queries, cross-attention to ``memory``, then the FFN (residual sub-layers)."""
+    """Self-attention over the queries, cross-attention to ``memory``, then the FFN (residual sub-layers).
+
+    ``x`` and ``query_pos`` may have batch 1 (the same for every example, as ACT's first layer's input): the
+    self-attention's projections and scores are then computed once, and the result takes ``memory``'s batch
+    where the values start to differ (dropout, or the cross-attention at the latest).
+    """
 
     spec: TransformerSpec
 
     @nn.compact
     def __call__(self, x, memory, query_pos, memory_pos, *, train: bool):
         s = self.spec
+        batch = memory.shape[0]
 
         def self_attn(h):
             qk = h + query_pos
-            return MultiHeadAttention(s.dim, s.heads, s.dropout, name="self_attn")(qk, qk, h, train=train)
+            return MultiHeadAttention(s.dim, s.heads, s.dropout, name="self_attn")(qk, qk, h, train=train,
+                                                                                   batch=batch)
 
         def cross_attn(h):
             return MultiHeadAttention(s.dim, s.heads, s.dropout, name="cross_attn")(
@@ -220,6 +234,7 @@ class DecoderLayer(nn.Module):
             )
 
         x = _residual(x, self_attn, "norm1", s, train)
+        x = jnp.broadcast_to(x, (batch, *x.shape[1:]))
         x = _residual(x, cross_attn, "norm2", s, train)
         return _residual(x, lambda h: _feedforward(h, s, train), "norm3", s, train)
 

@@ -150,8 +150,9 @@ def test_predict_is_deterministic_and_needs_no_actions(small):
 
 
 @pytest.mark.parametrize("pre_norm", [False, True])
-def test_cls_only_cvae_layer_equals_the_straightforward_step(pre_norm):
-    """The last CVAE layer computing only the CLS token gives the full computation's loss and gradients.
+def test_skipping_repeated_work_equals_the_straightforward_step(pre_norm):
+    """The last CVAE layer computing only the CLS token, and the decoder's first self-attention computed once
+    per batch, give the full computation's loss and gradients.
 
     Dropout on (0.1) and padded actions in the batch: the masks are drawn for the full tensors and sliced, so
     the values agree to float rounding, not just in distribution. A sliced mask drawn at the small shape, or a
@@ -161,7 +162,7 @@ def test_cls_only_cvae_layer_equals_the_straightforward_step(pre_norm):
 
     cfg = small_act(pre_norm=pre_norm, dropout=0.1, n_vae_encoder_layers=3)
     fast, plain = ACTModel(cfg), ACTModel(cfg)
-    plain.net = ACTNet(cfg, vae_cls_only=False)
+    plain.net = ACTNet(cfg, skip_repeated_work=False)
     batch = synthetic_batch(n_obs_steps=1, horizon=cfg.chunk_size)
     assert not np.asarray(batch["action_pad_mask"]).all()  # padding reaches the CVAE's key mask
     variables = jax.jit(fast.init)(jax.random.PRNGKey(0), batch)
@@ -177,6 +178,9 @@ def test_cls_only_cvae_layer_equals_the_straightforward_step(pre_norm):
     # the CVAE's last-layer weights do get gradients (only the CLS row feeds the latent)
     last = gf["params"]["vae_encoder"][f"layers_{cfg.n_vae_encoder_layers - 1}"]
     assert float(jnp.abs(last["linear1"]["kernel"]).max()) > 0
+    # inference (no dropout: the decoder's first self-attention stays at batch 1) gives the same chunks
+    np.testing.assert_allclose(np.asarray(fast.predict(variables, batch)), np.asarray(plain.predict(variables, batch)),
+                               rtol=1e-5, atol=1e-6)
     # and a differently seeded step does differ: the comparison above is not between constants
     (l2, _), _ = jax.jit(jax.value_and_grad(fast.loss, has_aux=True))(variables, batch, jax.random.PRNGKey(4))
     assert abs(float(l2) - float(lf)) > 1e-4
