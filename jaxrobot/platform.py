@@ -69,12 +69,15 @@ def reexec_with_huge_pages() -> None:
     """
     tunables = os.environ.get("GLIBC_TUNABLES", "")
     if ("glibc.malloc.hugetlb" in tunables or os.environ.get("JAXROBOT_HUGE_PAGES") == "0"
-            or not _huge_pages_need_tunable()):
+            or not sys.executable or not _huge_pages_need_tunable()):
         return
     os.environ["GLIBC_TUNABLES"] = f"{tunables}:{HUGE_PAGE_TUNABLE}" if tunables else HUGE_PAGE_TUNABLE
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(sys.executable, sys.orig_argv)
+    try:
+        os.execv(sys.executable, sys.orig_argv)
+    except OSError:  # cannot restart (an embedded interpreter, say): run on without the setting
+        os.environ["GLIBC_TUNABLES"] = tunables
 
 
 def set_cpu_device_count(n: int) -> None:
