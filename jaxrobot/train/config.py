@@ -103,7 +103,8 @@ class TrainConfig(Config):
       eval_every: closed-loop evaluation every N steps (0 = off; needs ``eval_task``).
       cpu_fusion_emitters: compile the train step (only it) with XLA:CPU's newer fusion emitters. The process
         keeps them off, which MJX needs (platform.py); the step's speed with them depends on the model: Diffusion
-        Policy's default step is ~9% faster, ACT's ~9% slower (bench/RESULTS.md, "Performance"). CPU only.
+        Policy's default step is ~9% faster, ACT's 9-28% slower (bench/RESULTS.md, "Performance";
+        ``bench/emitters.py`` measures an experiment both ways). CPU only.
     """
 
     kind: ClassVar[str] = "train"
