@@ -37,25 +37,12 @@ def _timed(fn):
 def _train_step(policy: str):
     """The jitted train step of the bench-peers config of ``policy`` and its arguments."""
     sys.path.insert(0, str(ROOT / "bench"))
-    import jax
     import peers
+    from measure import build_train_step
 
-    from jaxrobot.models.registry import build_model
-    from jaxrobot.train.mesh import batch_sharding, make_mesh
-    from jaxrobot.train.optimizer import lr_schedule, make_optimizer
-    from jaxrobot.train.state import create_train_state
-    from jaxrobot.train.step import make_jit_step
-
-    args = argparse.Namespace(act_batch=8, act_image=96, dp_batch=64, dp_down_dims=[512, 1024, 2048], threads=2)
-    bc = peers.bench_configs(args)[policy]
-    cfg = peers.our_config(bc)
-    mesh = make_mesh(cfg.mesh)
-    model, tx = build_model(cfg.model), make_optimizer(cfg.optimizer, 100)
-    batch = jax.device_put(peers.our_batch(bc), batch_sharding(mesh))
-    state, shardings = create_train_state(model, tx, jax.random.PRNGKey(0), batch, mesh, cfg.mesh,
-                                          cfg.train.ema_decay > 0)
-    step = make_jit_step(model, tx, cfg.train, lr_schedule(cfg.optimizer, cfg.optimizer.lr, 100), mesh, shardings)
-    return step, (state, batch)
+    bc = peers.default_bench_config(policy)
+    built = build_train_step(peers.our_config(bc), peers.our_batch(bc))
+    return built.step, (built.state, built.batch)
 
 
 def _mjx_demo_step():

@@ -16,7 +16,6 @@ import argparse
 import dataclasses
 import json
 import os
-import time
 
 os.environ.setdefault("JAXROBOT_NO_COMPILATION_CACHE", "1")
 
@@ -25,37 +24,24 @@ from jaxrobot import platform  # noqa: E402
 platform.reexec_with_huge_pages()  # as `jaxrobot train` runs (see platform.py)
 platform.configure()
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
+from measure import build_train_step, median_ms  # noqa: E402  (bench/ is this script's folder)
 
 import jaxrobot.catalog  # noqa: E402, F401  (every config kind)
 from jaxrobot import config as C  # noqa: E402
 from jaxrobot.data.sources import make_source  # noqa: E402
-from jaxrobot.models.registry import build_model  # noqa: E402
-from jaxrobot.train.loop import _to_global  # noqa: E402
-from jaxrobot.train.mesh import batch_sharding, make_mesh  # noqa: E402
-from jaxrobot.train.optimizer import lr_schedule, make_optimizer  # noqa: E402
-from jaxrobot.train.state import create_train_state  # noqa: E402
-from jaxrobot.train.step import make_jit_step  # noqa: E402
 
 
 def step_ms(cfg, steps: int) -> float:
-    mesh = make_mesh(cfg.mesh)
-    model, tx = build_model(cfg.model), make_optimizer(cfg.optimizer, 100)
-    batch = _to_global(next(make_source(cfg.data, global_batch_size=cfg.train.batch_size, seed=0)),
-                       batch_sharding(mesh))
-    state, shardings = create_train_state(model, tx, jax.random.PRNGKey(0), batch, mesh, cfg.mesh,
-                                          cfg.train.ema_decay > 0)
-    step = make_jit_step(model, tx, cfg.train, lr_schedule(cfg.optimizer, cfg.optimizer.lr, 100), mesh, shardings)
-    state, m = step(state, batch)
-    jax.block_until_ready(m)
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        state, m = step(state, batch)
-        jax.block_until_ready(m)
-        times.append(time.perf_counter() - t0)
-    return round(float(np.median(times)) * 1e3, 1)
+    batch = next(make_source(cfg.data, global_batch_size=cfg.train.batch_size, seed=0))
+    built = build_train_step(cfg, batch)
+    state = built.state
+
+    def run(batch):
+        nonlocal state
+        state, metrics = built.step(state, batch)  # the state is donated: carry it
+        return metrics
+
+    return round(median_ms(run, built.batch, reps=steps), 1)
 
 
 def main() -> None:

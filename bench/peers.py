@@ -54,14 +54,9 @@ import numpy as np  # noqa: E402
 
 from jaxrobot import config as C  # noqa: E402
 from jaxrobot.models.params import trainable_count  # noqa: E402
-from jaxrobot.models.registry import build_model  # noqa: E402
-from jaxrobot.train.mesh import batch_sharding, make_mesh  # noqa: E402
-from jaxrobot.train.optimizer import lr_schedule, make_optimizer  # noqa: E402
-from jaxrobot.train.state import create_train_state  # noqa: E402
-from jaxrobot.train.step import make_jit_step  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from flops import compiled_flops, peak_matmul_gflops  # noqa: E402
+from measure import build_train_step, compiled_flops, peak_matmul_gflops  # noqa: E402
 from peers_lerobot import synthetic_arrays  # noqa: E402  (numpy only; shared so inputs are identical)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -95,6 +90,13 @@ def bench_configs(args) -> dict[str, dict]:
     }
 
 
+def default_bench_config(policy: str, dp_batch: int = 64) -> dict:
+    """``bench_configs`` at this script's default flags (for the other benchmarks that reuse its configs)."""
+    args = argparse.Namespace(act_batch=8, act_image=96, dp_batch=dp_batch, dp_down_dims=[512, 1024, 2048],
+                              threads=2)
+    return bench_configs(args)[policy]
+
+
 def our_config(bc: dict):
     """Our experiment config of that policy with the benchmark's architecture fields and batch."""
     cfg = C.load_experiment(EXPERIMENTS[bc["policy"]])
@@ -121,18 +123,12 @@ class Ours:
     def __init__(self, bc: dict, total_steps: int):
         cfg = our_config(bc)
         self.cfg = cfg
-        mesh = make_mesh(cfg.mesh)
-        model = build_model(cfg.model)
-        tx = make_optimizer(cfg.optimizer, total_steps)
-        self.batch = jax.device_put(our_batch(bc), batch_sharding(mesh))
+        built = build_train_step(cfg, our_batch(bc), total_steps)
+        self.state, self.batch = built.state, built.batch
         ema = cfg.train.ema_decay > 0
-        self.state, shardings = create_train_state(model, tx, jax.random.PRNGKey(0), self.batch, mesh,
-                                                   cfg.mesh, ema)
         self.params = trainable_count(self.state.params)
-        step = make_jit_step(model, tx, cfg.train, lr_schedule(cfg.optimizer, cfg.optimizer.lr, total_steps),
-                             mesh, shardings)
         t0 = time.perf_counter()
-        self.step = step.lower(self.state, self.batch).compile()
+        self.step = built.step.lower(self.state, self.batch).compile()
         self.compile_s = time.perf_counter() - t0
         self.flops = compiled_flops(self.step)
         t0 = time.perf_counter()

@@ -32,23 +32,9 @@ platform.configure()
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import peers  # noqa: E402
-from flops import compiled_flops  # noqa: E402
+from measure import build_train_step, compiled_flops, median_ms  # noqa: E402
 
-from jaxrobot.models.registry import build_model  # noqa: E402
 from jaxrobot.train import step as S  # noqa: E402
-from jaxrobot.train.mesh import batch_sharding, make_mesh  # noqa: E402
-from jaxrobot.train.optimizer import lr_schedule, make_optimizer  # noqa: E402
-from jaxrobot.train.state import create_train_state  # noqa: E402
-
-
-def _median_ms(fn, *args, n: int = 5) -> float:
-    jax.block_until_ready(fn(*args))
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - t0)
-    return round(float(np.median(times)) * 1e3, 1)
 
 
 def main() -> None:
@@ -57,19 +43,14 @@ def main() -> None:
     ap.add_argument("--dp-batch", type=int, default=64)
     ap.add_argument("--fusion-emitters", choices=("on", "off", "config"), default="config")
     args = ap.parse_args()
-    ns = argparse.Namespace(act_batch=8, act_image=96, dp_batch=args.dp_batch, dp_down_dims=[512, 1024, 2048],
-                            threads=2)
-    cfg = peers.our_config(peers.bench_configs(ns)[args.policy])
+    bc = peers.default_bench_config(args.policy, args.dp_batch)
+    cfg = peers.our_config(bc)
     if args.fusion_emitters != "config":
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(
             cfg.train, cpu_fusion_emitters=args.fusion_emitters == "on"))
-    mesh = make_mesh(cfg.mesh)
-    model, tx = build_model(cfg.model), make_optimizer(cfg.optimizer, 100)
-    schedule = lr_schedule(cfg.optimizer, cfg.optimizer.lr, 100)
-    batch = jax.device_put(peers.our_batch(peers.bench_configs(ns)[args.policy]), batch_sharding(mesh))
-    state, shardings = create_train_state(model, tx, jax.random.PRNGKey(0), batch, mesh, cfg.mesh,
-                                          cfg.train.ema_decay > 0)
-    options = S.compiler_options(cfg.train, mesh)
+    built = build_train_step(cfg, peers.our_batch(bc))
+    model, tx, state, batch = built.model, built.tx, built.state, built.batch
+    options = S.compiler_options(cfg.train, built.mesh)
     rng = jax.random.PRNGKey(0)
 
     def fwd(state, batch):
@@ -80,24 +61,25 @@ def main() -> None:
         return loss, g
 
     def apply(state, g):
-        return S._apply(state, g, tx, cfg.train, schedule, 0.0, {})[0]
+        return S._apply(state, g, tx, cfg.train, built.schedule, 0.0, {})[0]
 
     compiled = {name: jax.jit(fn, compiler_options=options).lower(state, batch).compile()
                 for name, fn in (("fwd", fwd), ("grads", grads))}
     g = compiled["grads"](state, batch)[1]
     compiled["apply"] = jax.jit(apply, donate_argnums=(0,), compiler_options=options).lower(state, g).compile()
-    full = S.make_jit_step(model, tx, cfg.train, schedule, mesh, shardings).lower(state, batch).compile()
+    full = built.step.lower(state, batch).compile()
     out = {"bench": "step_breakdown", "policy": args.policy, "batch": cfg.train.batch_size,
            "cpu_fusion_emitters": cfg.train.cpu_fusion_emitters,
            "huge_pages_tunable": platform.HUGE_PAGE_TUNABLE in os.environ.get("GLIBC_TUNABLES", "")}
     for name in ("fwd", "grads"):
-        out[f"{name}_ms"] = _median_ms(compiled[name], state, batch)
+        out[f"{name}_ms"] = round(median_ms(compiled[name], state, batch), 1)
         out[f"{name}_gflop"] = round(compiled_flops(compiled[name]) / 1e9, 2)
     cost = compiled["apply"].cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     n_params = sum(x.size for x in jax.tree.leaves(state.params))
     out["apply_passes"] = round(float(cost.get("bytes accessed", 0.0)) / 4 / n_params, 1)
-    spare = jax.tree.map(lambda x: x.copy(), state)  # apply and full donate their state
+    # apply and the full step donate their state, so each is timed on a chain of its own outputs
+    spare = jax.tree.map(lambda x: x.copy(), state)
     t_apply = []
     for _ in range(6):
         t0 = time.perf_counter()

@@ -29,6 +29,7 @@ platform.configure()
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+from measure import median_ms  # noqa: E402  (bench/ is this script's folder, first on sys.path)
 
 from jaxrobot.models.grasp import GraspCandidateConfig, GraspCandidateModel, GraspMapConfig, GraspMapModel  # noqa: E402
 from jaxrobot.models.pose import PoseModel  # noqa: E402
@@ -37,16 +38,6 @@ from jaxrobot.skills.grasping.synthetic import box_scene  # noqa: E402
 from jaxrobot.vision import camera as cam_lib  # noqa: E402
 from jaxrobot.vision.grasp_candidates import cross_entropy_method, sample_antipodal  # noqa: E402
 from jaxrobot.vision.ibvs import ibvs_velocity, project_normalized, se3_exp, simulate_ibvs  # noqa: E402
-
-
-def median_ms(fn, *args, reps: int) -> float:
-    jax.block_until_ready(fn(*args))
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times) * 1e3)
 
 
 def n_params(p) -> int:
