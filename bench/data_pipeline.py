@@ -8,8 +8,9 @@ padding masks), decode the JPEGs of the window, normalise the action, batch, and
 tf.data follows Octo/dlimp: frame decode after windowing, a shuffle buffer of encoded frames,
 ``AUTOTUNE`` parallelism. Prints ONE JSON line: frames/s and steps/s for each (jaxrobot cold = first
 epoch, every frame decoded; warm = decoded-frame cache hits), with a 64x64 training size where
-jaxrobot scales in the DCT domain, RSS growth, the ratio, and whether training at the given sample
-rates would be input-bound.
+jaxrobot scales in the DCT domain, and at stored size with batches built in ``--processes`` worker
+processes (``jaxrobot_processes``, ``ratio_cold_processes``; their RSS is ``worker_processes_rss_mb``),
+RSS growth, the ratios, and whether training at the given sample rates would be input-bound.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 
 from jaxrobot import platform
 
+platform.reexec_with_huge_pages()  # as `jaxrobot train` runs (see platform.py)
 platform.configure()
 
 import jax  # noqa: E402
@@ -81,21 +83,23 @@ def make_dataset(out: str, episodes: int, steps: int, size: int) -> str:
     return write_episodes(out, "bridge_dataset", episodes_iter(), spec)
 
 
-def bench_jaxrobot(path: str, size: int, batch: int, batches: int, workers: int) -> dict:
+def bench_jaxrobot(path: str, size: int, batch: int, batches: int, workers: int, processes: int = 0) -> dict:
     from jaxrobot.data.sources.rlds import RldsDataConfig, RldsSource
 
     cfg = RldsDataConfig(path=path, n_obs_steps=2, horizon=4, image_size=(size, size), workers=workers,
-                         prefetch=2, memory_mb=1024)
+                         prefetch=2, memory_mb=1024, processes=processes)
     base = _rss_mb()
     src = RldsSource(cfg, global_batch_size=batch, seed=0)
     total = src.reader.total_steps
     jax.device_put(next(src))
     peak, n, t0 = base, 0, time.perf_counter()
+    workers_peak = 0.0
     cold_batches = max(1, total // batch - 1)  # first epoch: every frame decoded once
     for _ in range(cold_batches):
         jax.block_until_ready(jax.device_put(next(src)))
         n += batch
         peak = max(peak, _rss_mb())
+    workers_peak = max(workers_peak, src.worker_rss_mb())
     cold = n / (time.perf_counter() - t0)
     for _ in range(2):
         next(src)
@@ -105,10 +109,12 @@ def bench_jaxrobot(path: str, size: int, batch: int, batches: int, workers: int)
         n += batch
         peak = max(peak, _rss_mb())
     warm = n / (time.perf_counter() - t0)
+    workers_peak = max(workers_peak, src.worker_rss_mb())
     info = src.reader.cache_info()
     src.close()
     return {"steps_per_s_cold": cold, "steps_per_s_warm": warm, "frames_per_s_cold": cold * 2 * len(CAMS),
             "frames_per_s_warm": warm * 2 * len(CAMS), "rss_growth_mb": peak - base,
+            "worker_processes_rss_mb": workers_peak,
             "cache_mb": (info["episode_bytes"] + info["frame_bytes"]) / 2**20}
 
 
@@ -176,6 +182,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--batches", type=int, default=30)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--processes", type=int, default=2,
+                    help="worker processes of the 'jaxrobot_processes' runs (data.processes); 0 skips them")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved measurement rounds (medians reported)")
     ap.add_argument("--bc-samples-per-s", type=float, default=2000.0,
                     help="trainer consumption rate of the BC baseline (samples/s) for the input-bound verdict")
@@ -205,6 +213,8 @@ def main() -> None:
     # Round 0: jaxrobot alone (its RSS before TensorFlow is imported); then interleaved rounds, so that a
     # shared machine's changing load hits both pipelines alike. Reported numbers are per-round medians.
     runs: dict[str, list[dict]] = {f"jaxrobot{k}": [] for k in sizes} | {f"tfdata{k}": [] for k in sizes}
+    if args.processes:
+        runs["jaxrobot_processes"] = []
     for k, sz in sizes.items():
         runs[f"jaxrobot{k}"].append(bench_jaxrobot(path, sz, args.batch, args.batches, args.workers))
     out["rss_peak_mb_before_tf"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -217,6 +227,9 @@ def main() -> None:
             del it
             gc.collect()
             runs[f"jaxrobot{k}"].append(bench_jaxrobot(path, sz, args.batch, args.batches, args.workers))
+        if args.processes:  # at stored size, where the first pass is decode- and Python-bound
+            runs["jaxrobot_processes"].append(bench_jaxrobot(path, args.size, args.batch, args.batches, args.workers,
+                                                             args.processes))
     for name, rs in runs.items():
         out[name] = {m: float(np.median([r[m] for r in rs])) for m in rs[0]}
         out[name]["runs"] = len(rs)
@@ -226,6 +239,11 @@ def main() -> None:
         j, t = out[f"jaxrobot{k}"], out[f"tfdata{k}"]
         out[f"ratio_cold{k}"] = j["steps_per_s_cold"] / t["steps_per_s"]
         out[f"ratio_warm{k}"] = j["steps_per_s_warm"] / t["steps_per_s"]
+    if args.processes:
+        p, t = out["jaxrobot_processes"], out["tfdata"]
+        out["ratio_cold_processes"] = p["steps_per_s_cold"] / t["steps_per_s"]
+        out["ratio_warm_processes"] = p["steps_per_s_warm"] / t["steps_per_s"]
+        out["processes"] = args.processes
     j = out["jaxrobot"]
     out["input_bound"] = {"bc": j["steps_per_s_cold"] < args.bc_samples_per_s,
                           "policy": j["steps_per_s_cold"] < args.policy_samples_per_s,

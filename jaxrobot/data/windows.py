@@ -15,17 +15,19 @@ from __future__ import annotations
 import numpy as np
 
 
-def window_indices(length: int, t, n_obs_steps: int, horizon: int):
-    """Indices and masks for steps ``t`` (int or int array ``[B]``).
+def window_indices(length, t, n_obs_steps: int, horizon: int):
+    """Indices and masks for steps ``t`` (int or int array ``[B]``) of episodes of ``length`` steps (one
+    length, or one per step).
 
     Returns ``(obs_idx [.., n_obs_steps], obs_mask, act_idx [.., horizon], act_mask)``.
     """
-    t = np.asarray(t)
+    t, length = np.asarray(t), np.asarray(length)
     if np.any(t < 0) or np.any(t >= length):
         raise IndexError(f"step {t} outside episode of length {length}")
+    last = length[..., None] - 1
     obs = t[..., None] + np.arange(-n_obs_steps + 1, 1)
     act = t[..., None] + np.arange(horizon)
-    return np.clip(obs, 0, length - 1), obs >= 0, np.clip(act, 0, length - 1), act < length
+    return np.clip(obs, 0, last), obs >= 0, np.minimum(act, last), act <= last
 
 
 def window(episode: dict, t: int, n_obs_steps: int, horizon: int) -> dict[str, np.ndarray]:

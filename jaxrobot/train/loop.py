@@ -69,15 +69,18 @@ class _Prefetcher:
         try:
             while not self._stop.is_set():
                 batch = next(self.source)
-                item = (self.to_device(batch), dict(self.source.get_state()))
-                while not self._stop.is_set():
-                    try:
-                        self.q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-        except BaseException as e:  # surfaced in the main thread
-            self.q.put(e)
+                self._put((self.to_device(batch), dict(self.source.get_state())))
+        except BaseException as e:  # surfaced in the main thread (unless it has stopped reading)
+            self._put(e)
+
+    def _put(self, item) -> None:
+        """Queue ``item``, giving up once closed (the reader may have stopped reading)."""
+        while not self._stop.is_set():
+            try:
+                self.q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     def next(self):
         item = self.q.get()
@@ -87,6 +90,7 @@ class _Prefetcher:
 
     def close(self):
         self._stop.set()
+        self.thread.join(timeout=30)  # it finishes the batch it is building; then the source can be closed
 
 
 class _Preemption:
@@ -208,6 +212,9 @@ def train(cfg: ExperimentConfig, workdir: str | pathlib.Path, *, steps: int | No
     finally:
         if lock is not None:
             lock.release()
+        close = getattr(source, "close", None)
+        if callable(close):  # data worker processes and threads end with the run
+            close()
 
 
 def _resume_point(cfg: ExperimentConfig, workdir: pathlib.Path, log: Callable[[str], None]) -> int | None:

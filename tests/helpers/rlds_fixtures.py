@@ -130,3 +130,27 @@ def layout_episodes(name: str, lengths=(5, 3, 6)) -> tuple[dict, dict | None, li
 def write_layout(root, name: str, lengths=(5, 3, 6), file_format: str = "tfrecord") -> tuple[str, list[dict]]:
     steps_f, meta_f, episodes = layout_episodes(name, lengths)
     return write_rlds_fixture(root, name, steps_f, episodes, meta_f, file_format=file_format), episodes
+
+
+CORRUPT_JPEG = b"\xff\xd8" + bytes(range(100))  # a JPEG header and garbage: libjpeg-turbo refuses it
+SIM_SHARD = "jaxrobot_sim-train.tfrecord-00000-of-00001"
+
+
+def write_with_corrupt_frame(root, bad=(1, 2), n=4, t_len=6) -> str:
+    """jaxrobot_sim episodes (4-D state, 2-D action, one 16x16 camera) whose frame ``bad`` = (episode, step)
+    holds undecodable JPEG bytes; every other frame is one flat grey level, 40 * episode + 5 * step."""
+    from jaxrobot.data.rlds import write_rlds
+
+    feats = {"steps/observation/state": {"shape": (None, 4), "dtype": "float32"},
+             "steps/observation/image_front": {"shape": (None, 16, 16, 3), "dtype": "uint8", "encoding": "jpeg"},
+             "steps/action": {"shape": (None, 2), "dtype": "float32"}}
+    rng = np.random.default_rng(0)
+    eps = []
+    for i in range(n):
+        frames = [np.full((16, 16, 3), 40 * i + 5 * t, np.uint8) for t in range(t_len)]
+        if i == bad[0]:
+            frames[bad[1]] = CORRUPT_JPEG
+        eps.append({"steps/observation/state": rng.normal(size=(t_len, 4)).astype(np.float32),
+                    "steps/observation/image_front": frames,
+                    "steps/action": rng.normal(size=(t_len, 2)).astype(np.float32)})
+    return write_rlds(str(root), "jaxrobot_sim", eps, features=feats, progress=False)

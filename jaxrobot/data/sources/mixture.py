@@ -30,12 +30,19 @@ from typing import Any, ClassVar
 import numpy as np
 
 from jaxrobot.config import Config, require
-from jaxrobot.data.base import Batch, DataError, DataSource
+from jaxrobot.data.base import DataError, DataSource
 from jaxrobot.data.datasets import MIXTURES, mixture_entry_name, mixture_weights
 from jaxrobot.data.rlds import fs
 from jaxrobot.data.sampler import MixtureSampler
 from jaxrobot.data.sources.prefetch import PrefetchingSource
-from jaxrobot.data.sources.rlds import DatasetReader, RldsDataConfig, allocate, batch_spec
+from jaxrobot.data.sources.rlds import (
+    BatchFiller,
+    DatasetReader,
+    FillerRecipe,
+    RldsDataConfig,
+    batch_spec,
+    split_by_episode,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,28 +177,33 @@ class MixtureSource(PrefetchingSource):
         self.embedding_dim = emb.pop()
         self.sampler = MixtureSampler([r.total_steps for r in self.readers], list(cfg.weights), global_batch_size,
                                       seed=seed, process_index=process_index, process_count=process_count)
-        super().__init__(first.workers, first.prefetch)
+        super().__init__(first.workers, first.prefetch, first.processes)
 
     def _plan(self):
         s = self.sampler
         first = s.batch * s.global_batch_size + s.process_index * s.local_batch_size
         ds, idx = s.next_local()
-        return ds, idx, first
+        return ds, idx, first + np.arange(len(ds)), np.arange(len(ds))
 
-    def _assemble(self, work) -> Batch:
-        ds, idx, first = work
-        n = len(ds)
-        keys = batch_spec(self.cfg.datasets[0], n, self.cameras, self.image_size, self.state_dim, self.action_dim,
-                          self.embedding_dim, {})["keys"]
-        out = allocate(keys)
-        positions = first + np.arange(n)
-        for d, reader in enumerate(self.readers):
-            rows = np.flatnonzero(ds == d)
-            if len(rows):
-                reader.fill(idx[rows], positions[rows], out, rows, pool=self._pool, state_dim=self.state_dim,
-                            action_dim=self.action_dim)
-        out["dataset_index"] = ds.astype(np.int32)
-        return out
+    def _keys(self) -> dict[str, dict]:
+        keys = batch_spec(self.cfg.datasets[0], self.sampler.local_batch_size, self.cameras, self.image_size,
+                          self.state_dim, self.action_dim, self.embedding_dim, {})["keys"]
+        return {**keys, "dataset_index": {"shape": [self.sampler.local_batch_size], "dtype": "int32"}}
+
+    def _fill(self, work, out: dict[str, np.ndarray]) -> list:
+        return BatchFiller(self.readers, self.state_dim, self.action_dim)(work, out, pool=self._pool)
+
+    def _recipe(self) -> FillerRecipe:
+        n = self.cfg.datasets[0].processes
+        return FillerRecipe(tuple(r.recipe(n) for r in self.readers),
+                            self.state_dim, self.action_dim)
+
+    def _split(self, work, parts: int) -> list:
+        return split_by_episode(self.readers, work, parts)
+
+    def _merge(self, info: list) -> None:
+        for d, key, why in info:
+            self.readers[d].bad_frames.setdefault(key, why)
 
     @property
     def skipped_frames(self) -> int:

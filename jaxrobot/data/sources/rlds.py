@@ -32,7 +32,7 @@ import numpy as np
 
 from jaxrobot.config import Config, ConfigError, require, to_dict
 from jaxrobot.data import normalize as norm
-from jaxrobot.data.base import Batch, DataError, DataSource
+from jaxrobot.data.base import DataError, DataSource
 from jaxrobot.data.datasets import MIXTURES, DatasetEntry, get_entry
 from jaxrobot.data.rlds import fs
 from jaxrobot.data.rlds.reader import RldsDataset
@@ -65,6 +65,11 @@ class RldsDataConfig(Config):
       normalization: applied to action and state: ``mean_std``, ``min_max`` (to [-1, 1]) or ``none``.
       memory_mb: bound on the episode + decoded-frame caches.
       workers: decode threads; prefetch: batches built ahead.
+      processes: worker processes that each build whole batches (windows, normalisation and decoding run in
+        parallel, not only the decoding; :mod:`~jaxrobot.data.sources.workers`), each with ``memory_mb /
+        processes`` of cache; 0 = build batches in this process with ``workers`` decode threads. Batches are
+        the same either way. Worth it when the first pass over JPEG frames is input-bound (2 processes on 2
+        cores: ``bench/data_pipeline.py``); each process costs ~40 MB and a second of start-up.
       skip_bad: skip (and count) episodes with NaN/Inf, wrong shapes or no steps, and frames that do not
         decode (one warning line each; the example is redrawn), instead of failing naming file and episode.
       shuffle: global shuffle (else sequential order).
@@ -97,6 +102,7 @@ class RldsDataConfig(Config):
     memory_mb: int = 512
     workers: int = 2
     prefetch: int = 2
+    processes: int = 0
     skip_bad: bool = False
     shuffle: bool = True
     language_embedding: bool = False
@@ -128,6 +134,7 @@ class RldsDataConfig(Config):
         require(self.memory_mb >= 1, "memory_mb", "must be >= 1")
         require(self.workers >= 1, "workers", "must be >= 1")
         require(self.prefetch >= 0, "prefetch", "must be >= 0")
+        require(0 <= self.processes <= 64, "processes", "must be in [0, 64] (0 = threads in this process)")
         require(0.1 <= self.random_crop <= 1.0, "random_crop", "must be in [0.1, 1]")
         require(0.0 <= self.color_jitter < 1.0, "color_jitter", "must be in [0, 1)")
 
@@ -213,13 +220,15 @@ class DatasetReader:
     """Random-access examples ``(window of one step)`` of one standardised, normalised dataset."""
 
     def __init__(self, cfg: RldsDataConfig, *, cameras: list[str] | None = None, seed: int = 0,
-                 memory_bytes: int | None = None):
+                 memory_bytes: int | None = None, scanned: dict[str, Any] | None = None):
         self.cfg = cfg
         self.ds = open_rlds(cfg.path, cfg.split)
         self.entry = resolve_entry(self.ds, cfg.dataset)
         if cfg.state_keys:
             self.entry = dataclasses.replace(self.entry, state_keys=tuple(cfg.state_keys))
-        info = scan(self.ds, self.entry, path=cfg.path, use_cache=cfg.stats_cache)
+        info = scanned if scanned is not None else scan(self.ds, self.entry, path=cfg.path, use_cache=cfg.stats_cache)
+        self._scanned = info
+        self._camera_arg = cameras
         if info["bad"] and not cfg.skip_bad:
             i, why = info["bad"][0]
             raise DataError(f"{cfg.path}: {len(info['bad'])} bad episode(s), first: {why} "
@@ -239,6 +248,7 @@ class DatasetReader:
         self.seed = seed
         self.bad_frames: dict[tuple[int, str, int], str] = {}  # (episode k, camera, step) -> why (skip_bad)
         budget = memory_bytes if memory_bytes is not None else cfg.memory_mb << 20
+        self.memory_bytes = budget
         self._episodes = ByteLRU(budget // 2)
         self._frames = ByteLRU(budget - budget // 2)
         first = self.episode(0)
@@ -252,6 +262,12 @@ class DatasetReader:
         crop = cfg.random_crop
         self.load_size = self.image_size if crop >= 1 else tuple(
             int(math.ceil(s / crop)) for s in self.image_size)
+
+    def recipe(self, processes: int) -> ReaderRecipe:
+        """What rebuilds this reader in one of ``processes`` worker processes (same episodes, statistics,
+        cameras and sizes; its own caches, 1/``processes`` of this one's budget), without a second scan."""
+        return ReaderRecipe(self.cfg, self._camera_arg, self.seed, self.memory_bytes // processes, self._scanned,
+                            tuple(self.image_size), tuple(self.load_size))
 
     def sim_task(self) -> dict[str, Any]:
         """``{"sim_task": {"task", "config"}}`` when jaxrobot's demo generator recorded the sim task config that
@@ -355,20 +371,23 @@ class DatasetReader:
         ks, ts = self.index.locate(flat_steps)
         uniq = [int(k) for k in np.unique(ks)]
         eps = dict(zip(uniq, run(self.episode, uniq), strict=True))
-        s_stats, a_stats = self._stats["state"], self._stats["action"]
+        # Windows, state and action for all rows at once (per-row numpy calls cost more than the arithmetic).
+        lengths = np.array([eps[int(k)]["length"] for k in ks], np.int64)
+        ois, oms, ais, ams = window_indices(lengths, ts, cfg.n_obs_steps, cfg.horizon)
+        st = np.stack([eps[int(k)]["state"][oi] for k, oi in zip(ks, ois, strict=True)])
+        if st.shape[2]:
+            out["observation/state"][rows, :, :st.shape[2]] = norm.normalize(st, self._stats["state"],
+                                                                              cfg.normalization)
+        act = np.stack([eps[int(k)]["action"][ai] for k, ai in zip(ks, ais, strict=True)])
+        out["action"][rows, :, :act.shape[2]] = norm.normalize(act, self._stats["action"], cfg.normalization)
+        out["observation/pad_mask"][rows] = oms
+        out["action_pad_mask"][rows] = ams
+        if self.embedding_dim:
+            out["language_embedding"][rows] = np.stack([eps[int(k)]["language_embedding"][int(t)]
+                                                        for k, t in zip(ks, ts, strict=True)])
         plan, wanted = [], {}
-        for row, k, t in zip(rows, ks, ts, strict=True):
+        for row, k, oi in zip(rows, ks, ois, strict=True):
             ep = eps[int(k)]
-            oi, om, ai, am = window_indices(ep["length"], int(t), cfg.n_obs_steps, cfg.horizon)
-            st = ep["state"][oi]
-            if st.shape[1]:
-                out["observation/state"][row, :, :st.shape[1]] = norm.normalize(st, s_stats, cfg.normalization)
-            act = ep["action"][ai]
-            out["action"][row, :, :act.shape[1]] = norm.normalize(act, a_stats, cfg.normalization)
-            out["observation/pad_mask"][row] = om
-            out["action_pad_mask"][row] = am
-            if self.embedding_dim:
-                out["language_embedding"][row] = ep["language_embedding"][int(t)]
             plan.append((row, int(k), oi))
             for cam in self.cameras:
                 if ep["images"].get(cam) is not None:
@@ -460,6 +479,82 @@ class DatasetReader:
                 "frame_hits": self._frames.hits, "frame_misses": self._frames.misses}
 
 
+@dataclasses.dataclass(frozen=True)
+class ReaderRecipe:
+    """Picklable arguments that rebuild a :class:`DatasetReader` (see :meth:`DatasetReader.recipe`)."""
+
+    cfg: RldsDataConfig
+    cameras: list[str] | None
+    seed: int
+    memory_bytes: int
+    scanned: dict[str, Any]
+    image_size: tuple[int, int]
+    load_size: tuple[int, int]
+
+    def build(self) -> DatasetReader:
+        r = DatasetReader(self.cfg, cameras=self.cameras, seed=self.seed, memory_bytes=self.memory_bytes,
+                          scanned=self.scanned)
+        r.image_size, r.load_size = self.image_size, self.load_size
+        return r
+
+
+class BatchFiller:
+    """Writes (rows of) one batch from one or several readers; the same code in this process and in a worker.
+
+    ``work`` is ``(dataset per row or None, step number per row, global position per row, batch row per
+    row)``; returns the corrupt frames first met while filling (``[(reader, key, why)]``, ``skip_bad``).
+    """
+
+    def __init__(self, readers: list, state_dim: int | None = None, action_dim: int | None = None):
+        self.readers = readers
+        self.state_dim, self.action_dim = state_dim, action_dim
+
+    def __call__(self, work, out: dict[str, np.ndarray], pool: futures.Executor | None = None) -> list:
+        ds, idx, positions, rows = work
+        marks = [len(r.bad_frames) for r in self.readers]
+        if ds is None:
+            if len(rows):
+                self.readers[0].fill(idx, positions, out, rows, pool=pool)
+        else:
+            for d, reader in enumerate(self.readers):
+                sel = np.flatnonzero(ds == d)
+                if len(sel):
+                    reader.fill(idx[sel], positions[sel], out, rows[sel], pool=pool, state_dim=self.state_dim,
+                                action_dim=self.action_dim)
+            out["dataset_index"][rows] = ds
+        return [(d, key, why) for d, (r, m) in enumerate(zip(self.readers, marks, strict=True))
+                for key, why in list(r.bad_frames.items())[m:]]
+
+
+def split_by_episode(readers: list, work, parts: int) -> list[tuple[np.ndarray, Any]]:
+    """Share a batch's rows among ``parts`` worker processes by episode (all rows of one episode go to the
+    same worker, so its frames are read and decoded by one process only)."""
+    ds, idx, positions, rows = work
+    owner = np.empty(len(idx), np.int64)
+    for d, reader in enumerate(readers):  # one reader when ds is None
+        sel = np.ones(len(idx), bool) if ds is None else ds == d
+        ks, _ = reader.index.locate(idx[sel])
+        owner[sel] = (ks * len(readers) + d) % parts
+    out = []
+    for p in range(parts):
+        sel = owner == p
+        out.append((rows[sel], (None if ds is None else ds[sel], idx[sel], positions[sel], rows[sel])))
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class FillerRecipe:
+    """Builds a :class:`BatchFiller` in a worker process (the picklable recipe of
+    :class:`~jaxrobot.data.sources.workers.ProcessAssembler`)."""
+
+    readers: tuple[ReaderRecipe, ...]
+    state_dim: int | None = None
+    action_dim: int | None = None
+
+    def __call__(self) -> BatchFiller:
+        return BatchFiller([r.build() for r in self.readers], self.state_dim, self.action_dim)
+
+
 class RldsSource(PrefetchingSource):
     """DataSource over one RLDS dataset (see the module docstring)."""
 
@@ -470,18 +565,29 @@ class RldsSource(PrefetchingSource):
         self.sampler = IndexSampler(self.reader.total_steps, global_batch_size, seed=seed,
                                     process_index=process_index, process_count=process_count,
                                     shuffle=cfg.shuffle)
-        super().__init__(cfg.workers, cfg.prefetch)
+        super().__init__(cfg.workers, cfg.prefetch, cfg.processes)
 
     def _plan(self):
         s = self.sampler
         first = s.position + s.local_slice().start
-        return s.next_local(), first
+        steps = s.next_local()
+        return None, steps, first + np.arange(len(steps)), np.arange(len(steps))
 
-    def _assemble(self, work) -> Batch:
-        steps, first = work
-        out = allocate(self.reader.spec_keys(len(steps)))
-        self.reader.fill(steps, first + np.arange(len(steps)), out, np.arange(len(steps)), pool=self._pool)
-        return out
+    def _keys(self) -> dict[str, dict]:
+        return self.reader.spec_keys(self.sampler.local_batch_size)
+
+    def _fill(self, work, out: dict[str, np.ndarray]) -> list:
+        return BatchFiller([self.reader])(work, out, pool=self._pool)
+
+    def _recipe(self) -> FillerRecipe:
+        return FillerRecipe((self.reader.recipe(self.cfg.processes),))
+
+    def _split(self, work, parts: int) -> list:
+        return split_by_episode([self.reader], work, parts)
+
+    def _merge(self, info: list) -> None:
+        for _, key, why in info:
+            self.reader.bad_frames.setdefault(key, why)
 
     def stats(self) -> dict[str, Any]:
         return {"mode": self.cfg.normalization, **self.reader.stats()}

@@ -12,7 +12,14 @@ from jaxrobot.data.base import DataError
 from jaxrobot.data.sources import make_source
 from jaxrobot.data.sources.mixture import MixtureDataConfig
 from jaxrobot.data.sources.rlds import RldsDataConfig, RldsSource
-from tests.helpers.rlds_fixtures import layout_episodes, write_layout, write_rlds_fixture
+from tests.helpers.rlds_fixtures import (
+    CORRUPT_JPEG,
+    SIM_SHARD,
+    layout_episodes,
+    write_layout,
+    write_rlds_fixture,
+    write_with_corrupt_frame,
+)
 
 BRIDGE = "tests/testdata/bridge_dataset_octo_debug/bridge_dataset/1.0.0"
 
@@ -214,47 +221,23 @@ def test_array_record_and_the_tfds_fallback_give_the_same_batches(tmp_path, monk
 
 # ---------------------------------------------------------------- corrupt frames, state-only sources
 
-_CORRUPT = b"\xff\xd8" + bytes(range(100))  # a JPEG header and garbage: libjpeg-turbo refuses it
-_SHARD = "jaxrobot_sim-train.tfrecord-00000-of-00001"
-
-
-def _write_with_corrupt_frame(root, bad=(1, 2), n=4, t_len=6) -> str:
-    """jaxrobot_sim episodes (4-D state, 2-D action, one 16x16 camera) whose frame ``bad`` = (episode, step)
-    holds undecodable JPEG bytes; every other frame is one flat grey level, 40 * episode + 5 * step."""
-    from jaxrobot.data.rlds import write_rlds
-
-    feats = {"steps/observation/state": {"shape": (None, 4), "dtype": "float32"},
-             "steps/observation/image_front": {"shape": (None, 16, 16, 3), "dtype": "uint8", "encoding": "jpeg"},
-             "steps/action": {"shape": (None, 2), "dtype": "float32"}}
-    rng = np.random.default_rng(0)
-    eps = []
-    for i in range(n):
-        frames = [np.full((16, 16, 3), 40 * i + 5 * t, np.uint8) for t in range(t_len)]
-        if i == bad[0]:
-            frames[bad[1]] = _CORRUPT
-        eps.append({"steps/observation/state": rng.normal(size=(t_len, 4)).astype(np.float32),
-                    "steps/observation/image_front": frames,
-                    "steps/action": rng.normal(size=(t_len, 2)).astype(np.float32)})
-    return write_rlds(str(root), "jaxrobot_sim", eps, features=feats, progress=False)
-
-
 def test_decode_image_refuses_corrupt_jpeg_with_a_data_error():
     from jaxrobot.data.transforms import decode_image
 
     with pytest.raises(DataError, match=r"cannot decode JPEG \(102 bytes\)"):
-        decode_image(_CORRUPT)
+        decode_image(CORRUPT_JPEG)
 
 
 def test_corrupt_frame_fails_naming_shard_episode_feature_and_step(tmp_path):
-    path = _write_with_corrupt_frame(tmp_path)
+    path = write_with_corrupt_frame(tmp_path)
     src = RldsSource(RldsDataConfig(path=path, shuffle=False, prefetch=0), global_batch_size=24)
-    want = (rf"{path}/{_SHARD}: record 1 \(episode 1\), feature 'steps/observation/image_front' step 2: "
+    want = (rf"{path}/{SIM_SHARD}: record 1 \(episode 1\), feature 'steps/observation/image_front' step 2: "
             r"cannot decode JPEG .*skip_bad")
     with pytest.raises(DataError, match=want):
         next(src)
     src.close()
     # in the first episode it fails at start-up (the native image size is read from its first frame)
-    path0 = _write_with_corrupt_frame(tmp_path / "first", bad=(0, 0))
+    path0 = write_with_corrupt_frame(tmp_path / "first", bad=(0, 0))
     with pytest.raises(DataError, match=r"record 0 \(episode 0\), feature 'steps/observation/image_front' step 0"):
         RldsSource(RldsDataConfig(path=path0), global_batch_size=4)
 
@@ -262,14 +245,14 @@ def test_corrupt_frame_fails_naming_shard_episode_feature_and_step(tmp_path):
 def test_skip_bad_skips_corrupt_frames_with_one_warning_and_counts_them(tmp_path, capsys):
     """With skip_bad an example needing the corrupt frame is redrawn (deterministically, from its position):
     every batch is full, none holds the frame, one warning line names it, and the count is kept."""
-    path = _write_with_corrupt_frame(tmp_path)
+    path = write_with_corrupt_frame(tmp_path)
     cfg = RldsDataConfig(path=path, skip_bad=True, n_obs_steps=2, stats_cache=False)
     src = RldsSource(cfg, global_batch_size=8, seed=1)
     batches = _take(src, 12)  # 96 examples over 24 steps: the windows at steps 2 and 3 of episode 1 recur
     assert src.skipped_frames == 1 and src.reader.cache_info()["bad_frames"] == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("warning: skip_bad: skipping corrupt frame #1: ")
-    assert f"{_SHARD}: record 1 (episode 1), feature 'steps/observation/image_front' step 2" in err[0]
+    assert f"{SIM_SHARD}: record 1 (episode 1), feature 'steps/observation/image_front' step 2" in err[0]
     levels = np.concatenate([b["observation/image_front"].reshape(-1, 16 * 16 * 3).mean(1) for b in batches])
     assert len(levels) == 96 * 2 and np.abs(levels - 50).min() > 2  # the frame at episode 1, step 2 is 50
     assert all(b["action_pad_mask"].shape == (8, 1) for b in batches)
@@ -277,7 +260,7 @@ def test_skip_bad_skips_corrupt_frames_with_one_warning_and_counts_them(tmp_path
     for a, b in zip(batches, _take(again, 12), strict=True):
         _same(a, b)
     # the start-up read of the native size also skips a corrupt first frame
-    path0 = _write_with_corrupt_frame(tmp_path / "first", bad=(0, 0))
+    path0 = write_with_corrupt_frame(tmp_path / "first", bad=(0, 0))
     first = RldsSource(RldsDataConfig(path=path0, skip_bad=True, stats_cache=False), global_batch_size=4)
     assert first.spec()["image_size"] == [16, 16]
     src.close(), again.close(), first.close()
@@ -288,7 +271,7 @@ def test_state_only_source_reads_no_frame(tmp_path):
     config round-trips through JSON, and an old config's [] still means every camera."""
     from jaxrobot.config import from_dict, to_dict
 
-    path = _write_with_corrupt_frame(tmp_path)
+    path = write_with_corrupt_frame(tmp_path)
     cfg = validate(RldsDataConfig(path=path, cameras=None, shuffle=False, prefetch=0))
     src = make_source(cfg, global_batch_size=24)
     b = next(src)
@@ -313,7 +296,7 @@ def test_train_on_a_corrupt_frame_fails_short_or_skips_it(tmp_path):
     import sys
 
     experiment = pathlib.Path(__file__).resolve().parents[2] / "experiments" / "bc_pick_cube.py"
-    path = _write_with_corrupt_frame(tmp_path / "data")
+    path = write_with_corrupt_frame(tmp_path / "data")
     exe = os.path.join(os.path.dirname(sys.executable), "jaxrobot")
     env = {**os.environ, "JAXROBOT_CACHE": str(tmp_path / "cache")}
     env.pop("JAXROBOT_DEBUG", None)
@@ -325,7 +308,7 @@ def test_train_on_a_corrupt_frame_fails_short_or_skips_it(tmp_path):
         r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
         lines = (r.stdout + r.stderr).strip().splitlines()
         assert "Traceback (most recent call last):" not in r.stdout + r.stderr and len(lines) <= 20, lines
-        where = f"{_SHARD}: record 1 (episode 1), feature 'steps/observation/image_front' step 2"
+        where = f"{SIM_SHARD}: record 1 (episode 1), feature 'steps/observation/image_front' step 2"
         if skip == "false":
             assert r.returncode not in (0, 3), r.stderr
             assert len(lines) == 1 and lines[0].startswith("error: ") and where in lines[0], lines
