@@ -99,6 +99,7 @@ def main() -> None:
         out[target] = {"cold": cold, "warm": warm, "cache_mb": round(cache_mb, 1),
                        "warm_over_cold_compile": round(warm["compile_s"] / cold["compile_s"], 3)}
     out["loadavg_1min"] = [round(load_start, 2), round(os.getloadavg()[0], 2)]
+    out["allocator"] = platform.allocator()
     out["huge_pages_tunable"] = platform.HUGE_PAGE_TUNABLE in os.environ.get("GLIBC_TUNABLES", "")
     print(json.dumps(out))
 

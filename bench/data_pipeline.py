@@ -28,7 +28,7 @@ import numpy as np
 
 from jaxrobot import platform
 
-platform.reexec_with_huge_pages()  # as `jaxrobot train` runs (see platform.py)
+platform.reexec_with_fast_allocator()  # as `jaxrobot train` runs (see platform.py)
 platform.configure()
 
 import jax  # noqa: E402

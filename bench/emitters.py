@@ -21,7 +21,7 @@ os.environ.setdefault("JAXROBOT_NO_COMPILATION_CACHE", "1")
 
 from jaxrobot import platform  # noqa: E402
 
-platform.reexec_with_huge_pages()  # as `jaxrobot train` runs (see platform.py)
+platform.reexec_with_fast_allocator()  # as `jaxrobot train` runs (see platform.py)
 platform.configure()
 
 from measure import build_train_step, median_ms  # noqa: E402  (bench/ is this script's folder)

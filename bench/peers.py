@@ -46,7 +46,7 @@ os.environ.setdefault("JAXROBOT_NO_COMPILATION_CACHE", "1")
 
 from jaxrobot import platform  # noqa: E402
 
-platform.reexec_with_huge_pages()  # as `jaxrobot train` runs (see platform.py)
+platform.reexec_with_fast_allocator()  # as `jaxrobot train` runs (see platform.py)
 platform.configure()
 
 import jax  # noqa: E402
@@ -158,6 +158,8 @@ class Theirs:
         if not huge_pages:  # LeRobot as its users run it: without the allocator setting jaxrobot makes
             kept = [t for t in env.get("GLIBC_TUNABLES", "").split(":") if t and "malloc.hugetlb" not in t]
             env["GLIBC_TUNABLES"] = ":".join(kept)
+            for k in [k for k in env if k == "LD_PRELOAD" or k.startswith("MIMALLOC_")]:
+                del env[k]
         self.proc = subprocess.Popen(
             [python, str(pathlib.Path(__file__).with_name("peers_lerobot.py")),
              json.dumps(dict(bc, total_steps=total_steps))],
@@ -236,7 +238,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads for LeRobot")
     ap.add_argument("--peers-python", default=str(ROOT / ".venv-peers/bin/python"))
     ap.add_argument("--lerobot-huge-pages", action="store_true",
-                    help="give LeRobot's process the glibc huge-page tunable jaxrobot sets for itself")
+                    help="give LeRobot's process the allocator setting jaxrobot runs with (mimalloc preloaded, "
+                         "or glibc's huge-page tunable); by default LeRobot runs as its users run it")
     args = ap.parse_args()
     if not pathlib.Path(args.peers_python).exists():
         raise SystemExit(f"error: {args.peers_python} not found: `make bench-peers` builds .venv-peers")
@@ -259,6 +262,8 @@ def main() -> None:
     out["config"] = {name: {k: v for k, v in configs[name].items() if k not in ("seed", "pad")}
                      for name in args.policies.split(",")}
     out["machine"] = {"cpus": os.cpu_count(), "jax": jax.__version__, "jax_devices": jax.device_count(),
+                      "allocator": {"jaxrobot": platform.allocator(),
+                                    "lerobot": platform.allocator() if args.lerobot_huge_pages else "system"},
                       "glibc_tunables": {"jaxrobot": os.environ.get("GLIBC_TUNABLES", ""),
                                          "lerobot_huge_pages": args.lerobot_huge_pages},
                       "peak_matmul_gflops_per_s": round(peak, 1), "loadavg_1min": load}

@@ -26,7 +26,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 from jaxrobot import platform  # noqa: E402
 
-platform.reexec_with_huge_pages()  # as `jaxrobot train` runs (see platform.py)
+platform.reexec_with_fast_allocator()  # as `jaxrobot train` runs (see platform.py)
 platform.configure()
 
 import jax  # noqa: E402
@@ -70,6 +70,7 @@ def main() -> None:
     full = built.step.lower(state, batch).compile()
     out = {"bench": "step_breakdown", "policy": args.policy, "batch": cfg.train.batch_size,
            "cpu_fusion_emitters": cfg.train.cpu_fusion_emitters,
+           "allocator": platform.allocator(),
            "huge_pages_tunable": platform.HUGE_PAGE_TUNABLE in os.environ.get("GLIBC_TUNABLES", "")}
     for name in ("fwd", "grads"):
         out[f"{name}_ms"] = round(median_ms(compiled[name], state, batch), 1)

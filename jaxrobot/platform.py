@@ -5,12 +5,14 @@ Why each flag:
   without it and ~2.5 ms with it (measured here, see shared/FACTS.md).
 - TensorFlow must never grab accelerator memory that JAX owns: hide GPUs from TF at import.
 - The persistent compilation cache turns a 20 s MJX compile into ~3 s in the next process.
-- ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1`` (set by :func:`reexec_with_huge_pages` at a program's start, and
-  by the Makefile): XLA:CPU allocates an executable's temporaries and outputs afresh at every call, and
-  glibc hands blocks that large out as fresh ``mmap`` pages, so every train step first page-faults its
-  gradients and activations in 4 kB pages. With transparent huge pages on ``madvise`` (the common kernel
-  default) that costs a large share of a step; the tunable lets glibc ask for 2 MB pages (bench/RESULTS.md,
-  "Performance").
+- The allocator (:func:`reexec_with_fast_allocator` at a program's start): XLA:CPU allocates an executable's
+  temporaries and outputs afresh at every call, and glibc hands blocks that large out as fresh ``mmap``
+  pages and returns them at ``free``, so every train step first page-faults its gradients and activations
+  again, 4 kB at a time. The ``jaxrobot`` command therefore restarts itself once with mimalloc preloaded
+  (the pinned ``cmeel-mimalloc`` wheel) told to keep freed memory (``MIMALLOC_PURGE_DELAY=-1``) and to use
+  transparent huge pages: a step's buffers then come back already mapped. Without the wheel it falls back
+  to ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1`` (2 MB pages from glibc; the Makefile sets it for tests).
+  bench/RESULTS.md, "Performance", has the figures.
 """
 
 from __future__ import annotations
@@ -60,24 +62,68 @@ def _huge_pages_need_tunable() -> bool:
     return "[madvise]" in mode  # "[always]" needs nothing, "[never]" cannot be helped
 
 
-def reexec_with_huge_pages() -> None:
-    """Restart this program once with ``GLIBC_TUNABLES`` asking glibc's malloc for transparent huge pages.
+def mimalloc_library() -> str | None:
+    """Path of the mimalloc shared library of the ``cmeel-mimalloc`` wheel, if it is installed."""
+    for entry in sys.path:
+        lib = pathlib.Path(entry or ".") / "cmeel.prefix" / "lib" / "libmimalloc.so.3"
+        if lib.is_file():
+            return str(lib)
+    return None
 
-    glibc reads its tunables only when a process starts, so a program entry point (the ``jaxrobot`` command,
-    the benchmarks) calls this first, before it imports anything heavy. No-op when the tunable is already
-    set, not needed or not supported, and when ``JAXROBOT_HUGE_PAGES=0``. Library code never calls it.
+
+#: Environment the restart adds with mimalloc (kept if already set): keep freed pages mapped for the next
+#: step's buffers instead of returning them to the kernel, and let them be transparent huge pages.
+MIMALLOC_ENV = {"MIMALLOC_PURGE_DELAY": "-1", "MIMALLOC_ALLOW_THP": "1"}
+
+
+def _allocator_env() -> dict[str, str]:
+    """What :func:`reexec_with_fast_allocator` would add to the environment (empty: nothing to do)."""
+    env = os.environ
+    if env.get("JAXROBOT_HUGE_PAGES") == "0" or env.get("JAXROBOT_ALLOCATOR") == "system":
+        return {}
+    preload, tunables = env.get("LD_PRELOAD", ""), env.get("GLIBC_TUNABLES", "")
+    if "libmimalloc" in preload:
+        return {}  # already restarted (or set by hand)
+    lib = mimalloc_library() if sys.platform == "linux" and env.get("JAXROBOT_ALLOCATOR") != "glibc" else None
+    if lib is not None:
+        return {"LD_PRELOAD": f"{lib}:{preload}" if preload else lib,
+                **{k: v for k, v in MIMALLOC_ENV.items() if k not in env}}
+    if "glibc.malloc.hugetlb" in tunables or not _huge_pages_need_tunable():
+        return {}
+    return {"GLIBC_TUNABLES": f"{tunables}:{HUGE_PAGE_TUNABLE}" if tunables else HUGE_PAGE_TUNABLE}
+
+
+def reexec_with_fast_allocator() -> None:
+    """Restart this program once with mimalloc preloaded (else glibc's huge-page tunable), see above.
+
+    The dynamic loader and glibc read these only when a process starts, so a program entry point (the
+    ``jaxrobot`` command, the benchmarks) calls this first, before it imports anything heavy. No-op when
+    already done, when there is nothing to gain, and with ``JAXROBOT_ALLOCATOR=system`` (or the older
+    ``JAXROBOT_HUGE_PAGES=0``); ``JAXROBOT_ALLOCATOR=glibc`` keeps glibc's malloc with the tunable. Library
+    code never calls it.
     """
-    tunables = os.environ.get("GLIBC_TUNABLES", "")
-    if ("glibc.malloc.hugetlb" in tunables or os.environ.get("JAXROBOT_HUGE_PAGES") == "0"
-            or not sys.executable or not _huge_pages_need_tunable()):
+    add = _allocator_env()
+    if not add or not sys.executable:
         return
-    os.environ["GLIBC_TUNABLES"] = f"{tunables}:{HUGE_PAGE_TUNABLE}" if tunables else HUGE_PAGE_TUNABLE
+    before = {k: os.environ.get(k) for k in add}
+    os.environ.update(add)
     sys.stdout.flush()
     sys.stderr.flush()
     try:
         os.execv(sys.executable, sys.orig_argv)
-    except OSError:  # cannot restart (an embedded interpreter, say): run on without the setting
-        os.environ["GLIBC_TUNABLES"] = tunables
+    except OSError:  # cannot restart (an embedded interpreter, say): run on as started
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def allocator() -> str:
+    """Which allocator setting this process runs with: ``mimalloc``, ``glibc-hugetlb`` or ``system``."""
+    if "libmimalloc" in os.environ.get("LD_PRELOAD", ""):
+        return "mimalloc"
+    return "glibc-hugetlb" if HUGE_PAGE_TUNABLE in os.environ.get("GLIBC_TUNABLES", "") else "system"
 
 
 def set_cpu_device_count(n: int) -> None:

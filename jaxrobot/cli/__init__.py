@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from jaxrobot import platform
 
     if argv is None:  # started as a program (not called from Python): the allocator setting needs a fresh start
-        platform.reexec_with_huge_pages()
+        platform.reexec_with_fast_allocator()
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("JAXROBOT_DEBUG", "") not in ("", "0")
     argv = [a for a in argv if a != "--debug"]

@@ -122,6 +122,8 @@ def run(argv: list[str] | None = None) -> int:
 
     from jaxrobot.cli import errors
 
+    if argv is None:  # started as a program: the allocator setting needs a fresh start (as `jaxrobot`)
+        platform.reexec_with_fast_allocator()
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("JAXROBOT_DEBUG", "") not in ("", "0")
     argv = [a for a in argv if a != "--debug"]
