@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 export JAXROBOT_CACHE ?= $(CURDIR)/.cache/jaxrobot
 # glibc's malloc may ask for transparent huge pages: XLA's per-step buffers then page-fault far less
-# (jaxrobot/platform.py; the `jaxrobot` command sets it for itself too).
+# (jaxrobot/platform.py). The `jaxrobot` command and the demo go further and restart with mimalloc.
 export GLIBC_TUNABLES ?= glibc.malloc.hugetlb=1
 
 .PHONY: install demo test test-all lint format bench build-check bazel-test clean
