@@ -183,13 +183,12 @@ class _Worker:
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self._lock = threading.Lock()
         self._pending: collections.deque[futures.Future] = collections.deque()
-        self._dead: Exception | None = None
-        ready: futures.Future = futures.Future()
-        self._pending.append(ready)
+        self._dead: BaseException | None = None
+        self._ready: futures.Future = futures.Future()  # the reply to the recipe: the worker's filler is built
+        self._pending.append(self._ready)
         _send(self.proc.stdin, recipe)
         self._reader = threading.Thread(target=self._read_replies, name="jaxrobot-data-replies", daemon=True)
         self._reader.start()
-        self.ready = ready
 
     def submit(self, request: Any) -> futures.Future:
         fut: futures.Future = futures.Future()
@@ -210,22 +209,28 @@ class _Worker:
                 status, value = _recv(self.proc.stdout)
             except (EOFError, OSError, pickle.UnpicklingError) as e:
                 code = self.proc.wait()
-                dead = DataError(f"{self.name}: data worker process {self.proc.pid} exited (exit code {code}"
-                                 f"{'' if isinstance(e, EOFError) else f'; {e}'}); out of memory? try fewer "
-                                 "data.processes or a smaller data.memory_mb")
-                with self._lock:
-                    self._dead = dead
-                    while self._pending:
-                        fut = self._pending.popleft()
-                        if not fut.done():
-                            fut.set_exception(dead)
+                self._fail(DataError(f"{self.name}: data worker process {self.proc.pid} exited (exit code {code}"
+                                     f"{'' if isinstance(e, EOFError) else f'; {e}'}); out of memory? try fewer "
+                                     "data.processes or a smaller data.memory_mb"))
                 return
             with self._lock:
                 fut = self._pending.popleft()
-            if status == "error":
+            if status == "error" and fut is self._ready:  # the worker could not start: that error, every time
+                fut.set_exception(value)
+                self._fail(value)
+            elif status == "error":
                 fut.set_exception(value)
             else:
                 fut.set_result(value)
+
+    def _fail(self, error: BaseException) -> None:
+        """Fail every pending and later request with ``error`` (or with the first error already recorded)."""
+        with self._lock:
+            self._dead = self._dead or error
+            while self._pending:
+                fut = self._pending.popleft()
+                if not fut.done():
+                    fut.set_exception(self._dead)
 
     def close(self, timeout: float = 10.0) -> None:
         with self._lock:
@@ -331,7 +336,10 @@ class ProcessAssembler:
             w.close()
         while not self._free.empty():
             _, buf = self._free.get()
-            buf.close()
+            try:
+                buf.close()
+            except BufferError:  # still viewed somewhere: unmapped with its last reference instead
+                pass
         for path in self._paths:
             try:
                 os.unlink(path)

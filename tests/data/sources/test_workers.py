@@ -123,6 +123,21 @@ def test_a_worker_that_dies_is_a_data_error_not_a_hang():
     src.close()
 
 
+def test_a_worker_that_cannot_start_raises_its_own_error_every_time():
+    """A recipe failing in the worker (e.g. a reader that cannot open its dataset there) is raised as is, not
+    as a process that exited."""
+    import functools
+    import operator
+
+    keys = {"x": {"shape": [4], "dtype": "float32"}}
+    procs = W.ProcessAssembler(functools.partial(operator.truediv, 1, 0), keys, lambda work, n: [(work, work)] * n,
+                               processes=1, slots=1)
+    for _ in range(2):
+        with pytest.raises(ZeroDivisionError):
+            procs.assemble(np.arange(4))
+    procs.close()
+
+
 def test_a_script_without_a_main_guard_can_use_workers(tmp_path):
     """Workers are fresh interpreters: the caller's main script is not run again in them (with
     multiprocessing's spawn it would be, and this script would recurse)."""
