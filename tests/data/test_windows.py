@@ -26,6 +26,16 @@ def test_matches_reference(T, n_obs, horizon):
     assert om[0].sum() == 1 and am[-1].sum() == 1
 
 
+def test_one_length_per_step_matches_the_reference():
+    """Steps of different episodes in one call (how a batch is built): each row as its own episode."""
+    lengths, steps = np.array([1, 5, 5, 10, 3]), np.array([0, 0, 4, 7, 1])
+    got = window_indices(lengths, steps, 3, 4)
+    for row, (T, t) in enumerate(zip(lengths, steps, strict=True)):
+        assert [a[row].tolist() for a in got] == [list(r) for r in _reference(int(T), int(t), 3, 4)]
+    with pytest.raises(IndexError):
+        window_indices(np.array([3, 2]), np.array([2, 2]), 1, 1)  # step 2 of a 2-step episode
+
+
 def test_window_pads_by_repeating_edges():
     ep = {"length": 3, "state": np.arange(3.0)[:, None], "action": 10 + np.arange(3.0)[:, None]}
     w = window(ep, 0, 2, 4)
