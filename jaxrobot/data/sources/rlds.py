@@ -65,11 +65,12 @@ class RldsDataConfig(Config):
       normalization: applied to action and state: ``mean_std``, ``min_max`` (to [-1, 1]) or ``none``.
       memory_mb: bound on the episode + decoded-frame caches.
       workers: decode threads; prefetch: batches built ahead.
-      processes: worker processes that each build whole batches (windows, normalisation and decoding run in
-        parallel, not only the decoding; :mod:`~jaxrobot.data.sources.workers`), each with ``memory_mb /
-        processes`` of cache; 0 = build batches in this process with ``workers`` decode threads. Batches are
-        the same either way. Worth it when the first pass over JPEG frames is input-bound (2 processes on 2
-        cores: ``bench/data_pipeline.py``); each process costs ~40 MB and a second of start-up.
+      processes: worker processes that build the batches, each batch's rows shared among them by episode
+        (windows, normalisation and decoding run in parallel, not only the decoding;
+        :mod:`~jaxrobot.data.sources.workers`), each with ``memory_mb / processes`` of cache; 0 = build batches
+        in this process with ``workers`` decode threads. Batches are the same either way. Worth it when the
+        first pass over JPEG frames is input-bound (``bench/data_pipeline.py``); each process costs ~40 MB
+        and under a second of start-up.
       skip_bad: skip (and count) episodes with NaN/Inf, wrong shapes or no steps, and frames that do not
         decode (one warning line each; the example is redrawn), instead of failing naming file and episode.
       shuffle: global shuffle (else sequential order).
