@@ -22,6 +22,11 @@ import numpy as np
 Batch = dict[str, np.ndarray]
 
 
+def allocate(keys: dict[str, dict]) -> Batch:
+    """Zeroed batch arrays for a spec's ``keys`` (zeros are the padding of smaller state/action dims)."""
+    return {k: np.zeros(v["shape"], v["dtype"]) for k, v in keys.items()}
+
+
 class DataSource(Protocol):
     """What the trainer needs from any dataset (synthetic, RLDS, mixtures)."""
 

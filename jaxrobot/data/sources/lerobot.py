@@ -31,7 +31,7 @@ import numpy as np
 
 from jaxrobot.config import Config, require, to_dict
 from jaxrobot.data import normalize as norm
-from jaxrobot.data.base import DataError, DataSource
+from jaxrobot.data.base import DataError, DataSource, allocate
 from jaxrobot.data.datasets import parse_key
 from jaxrobot.data.lerobot.meta import camera_hw, camera_name
 from jaxrobot.data.lerobot.reader import LeRobotDataset
@@ -39,7 +39,7 @@ from jaxrobot.data.lerobot.video import DEFAULT_TOLERANCE_S
 from jaxrobot.data.sampler import IndexSampler, StepIndex
 from jaxrobot.data.sources.cache import ByteLRU
 from jaxrobot.data.sources.prefetch import PrefetchingSource
-from jaxrobot.data.sources.rlds import RldsSource, allocate, batch_spec
+from jaxrobot.data.sources.rlds import RldsSource, batch_spec
 from jaxrobot.data.transforms import center_crop, color_jitter, random_crop, resize
 from jaxrobot.data.windows import window_indices
 

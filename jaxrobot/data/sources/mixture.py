@@ -41,6 +41,7 @@ from jaxrobot.data.sources.rlds import (
     FillerRecipe,
     RldsDataConfig,
     batch_spec,
+    merge_bad_frames,
     split_by_episode,
 )
 
@@ -202,8 +203,7 @@ class MixtureSource(PrefetchingSource):
         return split_by_episode(self.readers, work, parts)
 
     def _merge(self, info: list) -> None:
-        for d, key, why in info:
-            self.readers[d].bad_frames.setdefault(key, why)
+        merge_bad_frames(self.readers, info)
 
     @property
     def skipped_frames(self) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxrobot.data.base import Batch
+from jaxrobot.data.base import Batch, allocate
 from jaxrobot.data.sampler import SamplerState
 from jaxrobot.data.sources.workers import ProcessAssembler
 
@@ -72,7 +72,7 @@ class PrefetchingSource(SamplerState):
         if self._procs is not None:
             out, infos = self._procs.assemble(work)
         else:
-            out = {k: np.zeros(v["shape"], v["dtype"]) for k, v in self._keys().items()}
+            out = allocate(self._keys())
             infos = [self._fill(work, out)]
         for info in infos:
             self._merge(info)

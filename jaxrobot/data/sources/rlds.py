@@ -32,7 +32,7 @@ import numpy as np
 
 from jaxrobot.config import Config, ConfigError, require, to_dict
 from jaxrobot.data import normalize as norm
-from jaxrobot.data.base import DataError, DataSource
+from jaxrobot.data.base import DataError, DataSource, allocate
 from jaxrobot.data.datasets import MIXTURES, DatasetEntry, get_entry
 from jaxrobot.data.rlds import fs
 from jaxrobot.data.rlds.reader import RldsDataset
@@ -210,11 +210,6 @@ def batch_spec(cfg: RldsDataConfig, batch: int, cameras, image_size, state_dim, 
     return {"keys": keys, "cameras": list(cameras), "image_size": list(image_size), "state_dim": state_dim,
             "action_dim": action_dim, "n_obs_steps": n, "horizon": h, "normalization": cfg.normalization,
             **({"state_keys": list(cfg.state_keys)} if cfg.state_keys else {}), **extra}
-
-
-def allocate(keys: dict[str, dict]) -> dict[str, np.ndarray]:
-    """Zeroed batch arrays for a spec's ``keys`` (zeros are the padding of smaller state/action dims)."""
-    return {k: np.zeros(v["shape"], v["dtype"]) for k, v in keys.items()}
 
 
 class DatasetReader:
@@ -527,6 +522,13 @@ class BatchFiller:
                 for key, why in list(r.bad_frames.items())[m:]]
 
 
+def merge_bad_frames(readers: list, info: list) -> None:
+    """Record in ``readers`` the corrupt frames a :class:`BatchFiller` reported (from a worker process, where
+    the readers are copies; in this process it is the same record)."""
+    for d, key, why in info:
+        readers[d].bad_frames.setdefault(key, why)
+
+
 def split_by_episode(readers: list, work, parts: int) -> list[tuple[np.ndarray, Any]]:
     """Share a batch's rows among ``parts`` worker processes by episode (all rows of one episode go to the
     same worker, so its frames are read and decoded by one process only)."""
@@ -587,8 +589,7 @@ class RldsSource(PrefetchingSource):
         return split_by_episode([self.reader], work, parts)
 
     def _merge(self, info: list) -> None:
-        for _, key, why in info:
-            self.reader.bad_frames.setdefault(key, why)
+        merge_bad_frames([self.reader], info)
 
     def stats(self) -> dict[str, Any]:
         return {"mode": self.cfg.normalization, **self.reader.stats()}
