@@ -12,6 +12,7 @@ from jaxrobot.data import datasets  # noqa: F401  (the dataset standardisation t
 from jaxrobot.data.sources import mixture, rlds, synthetic  # noqa: F401  (RLDS, mixtures, synthetic BC data)
 from jaxrobot.export import exporters  # noqa: F401  (the exporter table)
 from jaxrobot.models import registry as models  # noqa: F401  (the model table and its config classes)
+from jaxrobot.rl import config as rl_config  # noqa: F401  (rl: fine-tuning runs)
 from jaxrobot.sim import registry as tasks  # noqa: F401  (the task table)
 from jaxrobot.skills.grasping import dataset as grasp_dataset  # noqa: F401  (grasp_rlds)
 from jaxrobot.skills.grasping import synthetic as grasp_synthetic  # noqa: F401  (synthetic grasp maps/candidates)

@@ -12,13 +12,13 @@ import argparse
 import os
 import sys
 
-from jaxrobot.cli import data, errors, eval, export, grasp, model, plot, pose, record, servo, sim, train
+from jaxrobot.cli import data, errors, eval, export, grasp, model, plot, pose, record, rl, servo, sim, train
 from jaxrobot.cli.errors import CliError
 
 __all__ = ["CliError", "build_parser", "main"]
 
 # The command groups, in the order --help shows them (train.register adds both `train` and `ckpt`).
-GROUPS = (train, model, data, sim, record, eval, export, grasp, pose, servo, plot)
+GROUPS = (train, model, data, sim, record, eval, rl, export, grasp, pose, servo, plot)
 # Groups that do not import the catalog before their handler runs: `data` and `plot` need no model or task;
 # `train` imports it itself, after jax.distributed.initialize (which must come before anything starts the XLA backend).
 _NO_CATALOG = {"data", "train", "plot"}

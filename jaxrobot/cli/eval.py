@@ -45,10 +45,13 @@ def run_eval(args) -> int:
         res = evaluate_bundle(args.bundle, args.task, args.episodes, backend=args.backend,
                               precision=args.precision, n_envs=args.envs, seed=args.seed)
     else:
+        from jaxrobot.rl.finetuned import evaluate_finetuned, is_rl_run
+
         video_dir = (args.video_dir or f"{args.workdir}/videos") if args.videos else None
-        res = evaluate_checkpoint(args.workdir, args.task, args.episodes, n_envs=args.envs, seed=args.seed,
-                                  step=args.step, videos=args.videos, video_dir=video_dir,
-                                  video_format=args.video_format)
+        # an RL fine-tuning run (jaxrobot rl finetune): its base policy plus the trained residual
+        evaluate = evaluate_finetuned if is_rl_run(args.workdir) else evaluate_checkpoint
+        res = evaluate(args.workdir, args.task, args.episodes, n_envs=args.envs, seed=args.seed, step=args.step,
+                       videos=args.videos, video_dir=video_dir, video_format=args.video_format)
     out = {"success_rate": float(res["success_rate"]), "episodes": int(res["episodes"]),
            "ci95": [float(res["ci95"][0]), float(res["ci95"][1])]}
     if args.videos:

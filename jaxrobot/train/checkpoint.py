@@ -453,20 +453,22 @@ def read_meta(workdir: str | pathlib.Path, step: int | None = None, *, verify: b
 
 
 def restore_arrays(workdir: str | pathlib.Path, step: int | None = None, item: str = "state", *,
-                   verify: bool = True):
+                   verify: bool = True, like: Any = None):
     """Restore one item as host numpy arrays (no target shardings needed): for digests and export.
 
-    ``step`` and ``verify`` as in :func:`read_meta`.
+    ``step`` and ``verify`` as in :func:`read_meta`. ``like``: a pytree (arrays or ``ShapeDtypeStruct``) whose
+    structure the result takes (dataclasses, not the nested dicts orbax's metadata gives).
     """
     step = _select_step(workdir, step, verify)
     path = checkpoint_dir(workdir) / str(step) / item
+    cpu = jax.sharding.SingleDeviceSharding(jax.local_devices(backend="cpu")[0])
     # Reading one item of a complete step folder directly: orbax warns that the item folder has no
     # _CHECKPOINT_METADATA of its own (the step folder has it); silence that one false alarm.
     with _quiet_absl(), ocp.StandardCheckpointer() as ckptr:
-        meta = ckptr.metadata(path)
-        tree = meta.item_metadata.tree if hasattr(meta, "item_metadata") else meta
-        cpu = jax.sharding.SingleDeviceSharding(jax.local_devices(backend="cpu")[0])
-        abstract = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=cpu), tree)
+        if like is None:
+            meta = ckptr.metadata(path)
+            like = meta.item_metadata.tree if hasattr(meta, "item_metadata") else meta
+        abstract = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=cpu), like)
         restored = ckptr.restore(path, abstract)
     return step, jax.tree.map(np.asarray, restored)
 

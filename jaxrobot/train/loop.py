@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import pathlib
 import queue
-import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +28,7 @@ from jaxrobot.train.config import ExperimentConfig
 from jaxrobot.train.mesh import batch_sharding, make_mesh, replicated
 from jaxrobot.train.metrics import MetricsWriter, Progress
 from jaxrobot.train.optimizer import lr_schedule, make_optimizer
+from jaxrobot.train.preemption import Preemption
 from jaxrobot.train.state import create_train_state, state_shardings
 from jaxrobot.train.step import make_jit_step, make_shard_map_step
 from jaxrobot.train.workdir_lock import WorkdirLock
@@ -91,55 +89,6 @@ class _Prefetcher:
     def close(self):
         self._stop.set()
         self.thread.join(timeout=30)  # it finishes the batch it is building; then the source can be closed
-
-
-class _Preemption:
-    """SIGTERM or Ctrl-C → save at the current step and exit cleanly; a second Ctrl-C aborts at once.
-
-    Multi-process: JAX's preemption sync point makes every process stop at the same step on SIGTERM (Ctrl-C
-    there keeps Python's default: each process aborts; the last verified checkpoint stays the resume point).
-    Single process: our own handlers set a flag checked after each step.
-    """
-
-    def __init__(self, log: Callable[[str], None] = print):
-        self.multi = jax.process_count() > 1
-        self.flag = False
-        self.reason = ""
-        self._log = log
-        self._old: dict[int, Any] = {}
-        if not self.multi and threading.current_thread() is threading.main_thread():
-            self._old[signal.SIGTERM] = signal.signal(signal.SIGTERM, self._on_term)
-            self._old[signal.SIGINT] = signal.signal(signal.SIGINT, self._on_int)
-
-    def _on_term(self, signum, frame):
-        self.flag, self.reason = True, self.reason or "SIGTERM"
-
-    def _on_int(self, signum, frame):
-        if self.flag and self.reason == "Ctrl-C":
-            # At once means no cleanup that could block (an async save in flight, the prefetch thread): the OS
-            # releases the workdir lock, and an unfinished checkpoint is never sealed, so it is never used.
-            sys.stderr.write("aborted (second Ctrl-C): not saving; resuming starts from the newest checkpoint "
-                             "that verifies\n")
-            sys.stderr.flush()
-            os._exit(130)
-        self.flag, self.reason = True, "Ctrl-C"
-        self._log("interrupted (Ctrl-C): saving a checkpoint after the current step; press Ctrl-C again to "
-                  "abort without saving")
-
-    def reached(self, step: int) -> bool:
-        if self.multi:
-            from jax.experimental import multihost_utils
-
-            if multihost_utils.reached_preemption_sync_point(step):
-                self.reason = "SIGTERM"
-                return True
-            return False
-        return self.flag
-
-    def close(self):
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-        self._old.clear()
 
 
 def _to_global(local: dict[str, np.ndarray], sharding) -> dict[str, jax.Array]:
@@ -295,7 +244,7 @@ def _train_locked(cfg, workdir, model, tx, schedule, source, mesh, bsharding, ex
     step = int(jax.device_get(state.step))
     writer = MetricsWriter(workdir, enabled=is_main, resume_step=step)
     bar = Progress(tcfg.steps, step, tcfg.batch_size, enabled=progress and is_main)
-    preempt = _Preemption(log)
+    preempt = Preemption(log)
     data_states: dict[int, dict] = {}
     pending: list[tuple[int, Any]] = []
     last_metrics: dict[str, float] = {}
