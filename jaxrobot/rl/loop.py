@@ -237,4 +237,4 @@ def _plot(workdir: pathlib.Path, cfg: RLConfig) -> None:
                              [r["train/success_rate"] for r in tr]))
     if series:
         save_line_plot(workdir / CURVE_FILE, series, xlabel="environment steps", ylabel="success rate",
-                       title=f"{cfg.name}: {cfg.mode} PPO on {cfg.task}", ylim=(0.0, 1.0))
+                       title=f"{cfg.mode} PPO on {cfg.task}", ylim=(0.0, 1.0))
