@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_finetune(args) -> int:
     from jaxrobot.cli.errors import CliError
     from jaxrobot.config import ConfigError, load_experiment, override
-    from jaxrobot.rl.loop import RLDiverged, finetune
+    from jaxrobot.rl.loop import finetune
+    from jaxrobot.train.loop import TrainingDiverged
 
     path = args.config
     if path is None:
@@ -53,7 +54,7 @@ def run_finetune(args) -> int:
         cfg = override(cfg, f"env_steps={args.steps}")
     try:
         finetune(cfg, args.base, args.workdir, progress=not args.no_progress)
-    except RLDiverged as e:
+    except TrainingDiverged as e:
         print(f"error: {e}", file=sys.stderr)
         return 3
     return 0

@@ -31,16 +31,13 @@ from jaxrobot.rl.base_policy import BasePolicy, load_base_policy
 from jaxrobot.rl.config import RLConfig
 from jaxrobot.rl.finetuned import make_runner
 from jaxrobot.train import checkpoint as ckpt_lib
+from jaxrobot.train.loop import TrainingDiverged
 from jaxrobot.train.mesh import make_mesh, replicated
 from jaxrobot.train.metrics import MetricsWriter, Progress
 from jaxrobot.train.preemption import Preemption
 from jaxrobot.train.workdir_lock import WorkdirLock
 
 CURVE_FILE = "learning_curve.png"
-
-
-class RLDiverged(RuntimeError):
-    """A logged loss or statistic became NaN/inf; the last good checkpoint is intact."""
 
 
 def iterations_for(cfg: RLConfig, episode_steps: int) -> int:
@@ -183,8 +180,9 @@ def _finetune_locked(cfg, base, rollout_base, env, mesh, sp, nets, tx, workdir, 
                 host = {k: float(v) for k, v in jax.device_get(metrics).items()}
                 bad = [k for k, v in host.items() if not np.isfinite(v)]
                 if bad:
-                    raise RLDiverged(f"non-finite {bad[0]}={host[bad[0]]} at iteration {it}; stopped. The last good "
-                                     f"checkpoint is intact ({'iteration ' + str(saved) if saved else 'none yet'})")
+                    last_good = f"iteration {saved}" if saved else "none yet"
+                    raise TrainingDiverged(f"non-finite {bad[0]}={host[bad[0]]} at iteration {it}; stopped. The last "
+                                           f"good checkpoint is intact ({last_good})")
                 sps, _ = bar.rates(it)
                 last = dict(host, env_steps=it * per_iteration, env_steps_per_sec=sps * per_iteration,
                             wall_s=time.perf_counter() - t0)
