@@ -243,6 +243,19 @@ def _listify(v: Any) -> Any:
     return tuple(_listify(x) for x in v) if isinstance(v, list) else v
 
 
+def config_changes(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """``"a.b: old -> new"`` for every leaf that differs between two config dicts."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(old) | set(new), key=str):
+            if k == "kind" and old.get(k) != new.get(k):
+                return [f"{prefix or 'config'}: kind {old.get(k)!r} -> {new.get(k)!r}"]
+            key = f"{prefix}.{k}" if prefix else str(k)
+            out += config_changes(old.get(k), new.get(k), key)
+        return out
+    return [] if old == new else [f"{prefix}: {old!r} -> {new!r}"]
+
+
 def to_json(cfg: Config) -> str:
     return json.dumps(to_dict(cfg), indent=2, sort_keys=True)
 

@@ -61,7 +61,8 @@ import numpy as np
 
 from jaxrobot.export.errors import ExportError
 from jaxrobot.export.exporters import EXPORTERS, ExportJob
-from jaxrobot.export.functions import ExportPlan, export_plan
+from jaxrobot.export.functions import ExportPlan
+from jaxrobot.export.sources import ExportSource, source_for
 
 FORMAT_VERSION = 1
 FORMATS = tuple(EXPORTERS)
@@ -132,14 +133,15 @@ def export_checkpoint(workdir: str | os.PathLike, out: str | os.PathLike, *, for
                       log: Callable[[str], None] = print) -> dict[str, Any]:
     """Export the checkpoint in ``workdir`` to the bundle folder ``out``; returns the parity report.
 
+    ``workdir``: a ``jaxrobot train`` run, or a ``jaxrobot rl finetune`` run (its base policy's functions plus the
+    ``residual`` network, see :mod:`jaxrobot.export.sources`); ``step`` is then the RL iteration.
+
     ``formats``: ``onnx`` and/or ``tflite``. ``precisions`` apply to TFLite (``fp32``, ``fp16``, ``int8``
     dynamic range, ``int8_full`` calibrated); ONNX is always fp32 (TensorRT builds fp16 from it), so a
     request without ``fp32`` still writes fp32 ONNX. Raises :class:`ExportError` when a conversion
     fails, a graph fails the TensorRT check, or an fp32/fp16 artifact misses its tolerance.
     """
     from jaxrobot.export.tflite_export import PRECISIONS
-    from jaxrobot.models.registry import build_model
-    from jaxrobot.train import checkpoint as ckpt_lib
 
     formats = tuple(dict.fromkeys(formats))
     precisions = tuple(dict.fromkeys(precisions))
@@ -157,17 +159,12 @@ def export_checkpoint(workdir: str | os.PathLike, out: str | os.PathLike, *, for
         raise ExportError(f"{out} already exists (pass --overwrite to replace it)")
 
     t0 = time.perf_counter()
-    step, meta = ckpt_lib.read_meta(workdir, step)
-    _, state = ckpt_lib.restore_arrays(workdir, step, item="state")
-    _, example_batch = ckpt_lib.restore_arrays(workdir, step, item="example_batch")
-    which = ckpt_lib.params_key(state, use_ema)
-    params = state[which]
-    cfg = ckpt_lib.config_from_meta(meta)
-    model = build_model(cfg.model)
-    meta = dict(meta, step=step)
-    plan = export_plan(model, params, meta, example_batch)
-    log(f"export: {meta['config']['model']['kind']} step {step} ({which}), functions "
-        f"{[f.name for f in plan.functions]}, formats {list(formats)}")
+    src = source_for(workdir, step, use_ema)
+    meta, cfg, plan, example_batch = src.meta, src.cfg, src.plan, src.example_batch
+    what = (f"RL run step {src.step} over {meta['config']['model']['kind']} step {meta['step']} ({src.which})"
+            if src.checkpoint.get("kind") == "rl_finetune" else
+            f"{meta['config']['model']['kind']} step {src.step} ({src.which})")
+    log(f"export: {what}, functions {[f.name for f in plan.functions]}, formats {list(formats)}")
 
     rng = np.random.default_rng(seed)
     calib_count = 4 if "int8_full" in precisions else 1
@@ -191,8 +188,7 @@ def export_checkpoint(workdir: str | os.PathLike, out: str | os.PathLike, *, for
             lines = "; ".join(f"{k}: max_abs_err {v['max_abs_err']:.3g}, max_rel_err {v['max_rel_err']:.3g} "
                               f"(tolerance {v['tolerance']})" for k, v in failed.items())
             raise ExportError(f"parity check failed against jax.jit: {lines}")
-        _write_metadata(tmp, plan, meta, cfg, which, params, inputs, refs, report, data_source, n_big, opset,
-                        workdir, skipped)
+        _write_metadata(tmp, src, inputs, refs, report, data_source, n_big, opset, skipped)
         write_manifest(tmp)
         _sync_tree(tmp)
         _install(tmp, out, overwrite)
@@ -210,10 +206,10 @@ def export_checkpoint(workdir: str | os.PathLike, out: str | os.PathLike, *, for
     return report
 
 
-def _write_metadata(tmp, plan, meta, cfg, which, params, inputs, refs, report, data_source, n_big, opset, workdir,
-                    skipped):
+def _write_metadata(tmp, src: ExportSource, inputs, refs, report, data_source, n_big, opset, skipped):
     from jaxrobot import config as config_lib
-    from jaxrobot.train.checkpoint import digest
+
+    plan, meta, cfg = src.plan, src.meta, src.cfg
 
     arrays = {}
     for tag in ("b1", "bN"):
@@ -228,6 +224,8 @@ def _write_metadata(tmp, plan, meta, cfg, which, params, inputs, refs, report, d
     if plan.schedule is not None:
         (tmp / "schedule.json").write_text(json.dumps(plan.schedule, indent=1) + "\n")
     (tmp / "parity.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+    for name, text in src.extra_files.items():
+        (tmp / name).write_text(text)
 
     spec = meta.get("data_spec", {})
     features = spec.get("features", {})
@@ -252,8 +250,7 @@ def _write_metadata(tmp, plan, meta, cfg, which, params, inputs, refs, report, d
         "format_version": FORMAT_VERSION,
         "created_unix": time.time(),
         "versions": _versions(),
-        "checkpoint": {"workdir": str(pathlib.Path(workdir).absolute()), "step": int(meta["step"]),
-                       "params": which, "params_sha256": digest(params)},
+        "checkpoint": src.checkpoint,
         "model": meta.get("model", {"kind": meta["config"]["model"]["kind"]}),
         "runtime": plan.runtime,
         "observation": observation,

@@ -78,7 +78,13 @@ def write_tflite(job: ExportJob) -> None:
     (job.tmp / "tflite").mkdir()
     for f in job.plan.functions:
         static_reason = None  # set once the dynamic-batch conversion of f has failed
-        for precision in job.precisions:
+        precisions = job.precisions
+        if f.fp32_only:  # written in fp32 whatever was asked (the runtime runs it at every precision)
+            for precision in (p for p in precisions if p != "fp32"):
+                job.skipped[f"tflite/{f.name}.{precision}.tflite"] = f.fp32_only
+                job.log(f"  tflite/{f.name}.{precision}.tflite: skipped (fp32 only: {f.fp32_only[:120]})")
+            precisions = ("fp32",)
+        for precision in precisions:
             if precision == "int8_full" and not f.full_int8:
                 job.skipped[f"tflite/{f.name}.int8_full.tflite"] = f"full int8 is not offered for {f.name}"
                 job.log(f"  tflite/{f.name}.int8_full.tflite: skipped (full int8 is not offered for {f.name})")

@@ -44,6 +44,8 @@ class ExportFunction:
 
     ``fn(*inputs)`` returns one array or a tuple of arrays, in the order of ``outputs``.
     ``full_int8`` is False where full-integer quantisation is known to be meaningless (diffusion steps).
+    ``fp32_only``: why the function is exported in fp32 only (its lower-precision TFLite artifacts are skipped
+    with this reason and the runtime runs the fp32 one at any requested precision); empty: every precision.
     """
 
     name: str
@@ -51,9 +53,11 @@ class ExportFunction:
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[str, ...]
     full_int8: bool = True
+    fp32_only: str = ""
 
     def describe(self) -> dict[str, Any]:
-        return {"inputs": [s.to_json() for s in self.inputs], "outputs": list(self.outputs)}
+        out = {"inputs": [s.to_json() for s in self.inputs], "outputs": list(self.outputs)}
+        return {**out, "fp32_only": self.fp32_only} if self.fp32_only else out
 
 
 @dataclasses.dataclass

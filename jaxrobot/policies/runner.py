@@ -56,6 +56,14 @@ def assemble_state(obs: dict[str, Any], slices: list[StateSlice] | None) -> dict
     return out
 
 
+def ensemble_weight_sum(m: float, n: Any, xp: Any = np) -> Any:
+    """``W(n) = sum_{i<n} exp(-m i)`` in closed form (``m = 0`` gives ``n``), for numpy or ``xp=jax.numpy``
+    (the rollout's in-graph ensembling, :mod:`jaxrobot.rl.base_policy`); ``n`` already in the wanted float type."""
+    if m == 0:
+        return n
+    return (1.0 - xp.exp(-m * n)) / (1.0 - np.exp(-m))
+
+
 class TemporalEnsembler:
     """Online weighted average of overlapping action chunks (ACT's temporal ensembling).
 
@@ -74,10 +82,7 @@ class TemporalEnsembler:
         self.avg = self.count = None
 
     def _w(self, n: np.ndarray) -> np.ndarray:
-        # W(n) = sum_{i<n} exp(-m i), in closed form (m = 0 gives n).
-        if self.m == 0:
-            return n.astype(np.float64)
-        return (1.0 - np.exp(-self.m * n)) / (1.0 - np.exp(-self.m))
+        return ensemble_weight_sum(self.m, n.astype(np.float64))
 
     def update(self, chunk: np.ndarray) -> np.ndarray:
         """Add a chunk [B, H, A] predicted at this step; return the action [B, A] to execute now."""

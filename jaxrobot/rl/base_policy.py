@@ -23,13 +23,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import struct
 
 from jaxrobot.config import ConfigError
 from jaxrobot.data.normalize import normalize, unnormalize
 from jaxrobot.models.registry import build_model
-from jaxrobot.policies.runner import state_slices
+from jaxrobot.policies.runner import ensemble_weight_sum, state_slices
 from jaxrobot.train import checkpoint as ckpt_lib
 
 
@@ -126,7 +125,9 @@ class BasePolicy:
             n = jnp.where(fresh[:, None], 0, carry.count)
             avg = jnp.where(fresh[:, None, None], 0.0, carry.avg)
             w_new = jnp.exp(-m * n.astype(jnp.float32))[..., None]
-            avg = (avg * _weight_sum(m, n)[..., None] + chunk * w_new) / _weight_sum(m, n + 1)[..., None]
+            nf = n.astype(jnp.float32)
+            w_old, w_all = ensemble_weight_sum(m, nf, jnp), ensemble_weight_sum(m, nf + 1.0, jnp)
+            avg = (avg * w_old[..., None] + chunk * w_new) / w_all[..., None]
             action = avg[:, 0]
             avg = jnp.concatenate([avg[:, 1:], jnp.zeros_like(avg[:, :1])], axis=1)
             count = jnp.concatenate([n[:, 1:] + 1, jnp.zeros_like(n[:, :1])], axis=1)
@@ -145,14 +146,6 @@ class BasePolicy:
     def restart(carry: BaseCarry, mask: jax.Array) -> BaseCarry:
         """``carry`` with the environments where ``mask`` is true back at an episode start."""
         return carry.replace(steps=jnp.where(mask, 0, carry.steps))
-
-
-def _weight_sum(m: float, n: jax.Array) -> jax.Array:
-    """W(n) = sum_{i<n} exp(-m i), in closed form (m = 0 gives n)."""
-    n = n.astype(jnp.float32)
-    if m == 0:
-        return n
-    return (1.0 - jnp.exp(-m * n)) / (1.0 - np.exp(-m))
 
 
 def load_base_policy(workdir: str | pathlib.Path, step: int | None = None, *, use_ema: bool = True) -> BasePolicy:

@@ -11,6 +11,7 @@ same checkpoint, bench/RESULTS.md "RL fine-tuning"). ``RLConfig.sample_actions=F
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pathlib
 from typing import Any
@@ -78,8 +79,27 @@ def make_runner(cfg: RLConfig, base: BasePolicy, run: ppo.RunState, sp: ppo.Spac
     return ResidualRunner(base_runner, nets, params, normalizer, sp, sample=cfg.sample_actions, seed=seed)
 
 
-def load_finetuned(workdir: str | pathlib.Path, step: int | None = None, seed: int = 0):
-    """(runner, meta, env) of an RL run's checkpoint; the base policy must still be the one it was trained on."""
+@dataclasses.dataclass
+class FinetunedRun:
+    """An RL run's checkpoint with everything needed to run it: its config, the base policy (checked by digest),
+    the task env, the action/observation spaces, the networks and the run state (host arrays)."""
+
+    cfg: RLConfig
+    meta: dict[str, Any]
+    step: int
+    base: BasePolicy
+    env: Any
+    sp: ppo.Spaces
+    nets: Any
+    run: ppo.RunState
+
+    def host_policy(self):
+        """(policy params, observation normaliser) as host arrays: what the residual network runs on."""
+        return jax.device_get((self.run.params.policy, self.run.normalizer))
+
+
+def load_run(workdir: str | pathlib.Path, step: int | None = None) -> FinetunedRun:
+    """An RL run's checkpoint; the base policy must still be the one it was trained over."""
     step, meta = ckpt_lib.read_meta(workdir, step)
     cfg = config_lib.validate(config_lib.from_dict(meta["config"]))
     base_ref = meta["base"]
@@ -93,7 +113,13 @@ def load_finetuned(workdir: str | pathlib.Path, step: int | None = None, seed: i
     nets = brax_parts.make_networks(cfg.ppo, sp.obs_size, sp.action_size)
     like = jax.eval_shape(lambda: ppo.init_run_state(cfg, sp, nets, ppo.make_optimizer(cfg)))
     _, run = ckpt_lib.restore_arrays(workdir, step, like=like)
-    return make_runner(cfg, base, run, sp, nets, seed), dict(meta, step=step), env
+    return FinetunedRun(cfg, dict(meta, step=step), step, base, env, sp, nets, run)
+
+
+def load_finetuned(workdir: str | pathlib.Path, step: int | None = None, seed: int = 0):
+    """(runner, meta, env) of an RL run's checkpoint (see :func:`load_run`)."""
+    r = load_run(workdir, step)
+    return make_runner(r.cfg, r.base, r.run, r.sp, r.nets, seed), r.meta, r.env
 
 
 def evaluate_finetuned(workdir, task: str, episodes: int, *, n_envs: int = 64, seed: int = 0,

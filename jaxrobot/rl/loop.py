@@ -96,9 +96,8 @@ def _resume_point(cfg: RLConfig, base: BasePolicy, workdir: pathlib.Path, log) -
                               f"{new.get(key)!r} now; use a new --workdir to change it")
     if saved["ppo"]["hidden"] != new["ppo"]["hidden"]:
         raise ConfigError("config field 'ppo.hidden': the networks differ from the checkpoint's; use a new --workdir")
-    for k in sorted(set(saved) | set(new)):
-        if saved.get(k) != new.get(k):
-            log(f"resume: config changed since iteration {step}: {k}: {saved.get(k)!r} -> {new.get(k)!r}")
+    for line in config_lib.config_changes(saved, new):
+        log(f"resume: config changed since iteration {step}: {line}")
     return step
 
 

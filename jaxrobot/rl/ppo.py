@@ -286,6 +286,6 @@ def make_iteration(cfg: RLConfig, env, base: BasePolicy | None, sp: Spaces, nets
 
 
 def deterministic_residual(nets, params: PPOParams, normalizer, obs: jax.Array) -> jax.Array:
-    """The residual policy's mean action ``u`` (evaluation and export run the mean, not a sample)."""
+    """The residual policy's mean action ``u`` (what evaluation runs with ``sample_actions=False``)."""
     logits = nets.policy_network.apply(normalizer, params.policy, obs)
     return nets.parametric_action_distribution.mode(logits)

@@ -184,28 +184,15 @@ def _resume_point(cfg: ExperimentConfig, workdir: pathlib.Path, log: Callable[[s
     _, meta = ckpt_lib.read_meta(workdir, step, verify=False)  # verified just now
     saved, new = meta["config"], config_lib.to_dict(cfg)
     if saved["model"] != new["model"]:
-        changed = ", ".join(_config_changes(saved["model"], new["model"], "model")) or "model kind"
+        changed = ", ".join(config_lib.config_changes(saved["model"], new["model"], "model")) or "model kind"
         raise config_lib.ConfigError(
             f"config field 'model': differs from the checkpoint in {workdir} (step {step}): {changed}; "
             f"use a new --workdir or the same model config")
     if skipped:  # accepted: move the damaged newer steps out of orbax's way (verification is cached: no rehash)
         ckpt_lib.latest_verified_step(workdir, log=log, quarantine=True)
-    for line in _config_changes(saved, new):
+    for line in config_lib.config_changes(saved, new):
         log(f"resume: config changed since step {step}: {line}")
     return step
-
-
-def _config_changes(old: Any, new: Any, prefix: str = "") -> list[str]:
-    """``"a.b: old -> new"`` for every leaf that differs between two config dicts."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        out = []
-        for k in sorted(set(old) | set(new), key=str):
-            if k == "kind" and old.get(k) != new.get(k):
-                return [f"{prefix or 'config'}: kind {old.get(k)!r} -> {new.get(k)!r}"]
-            key = f"{prefix}.{k}" if prefix else str(k)
-            out += _config_changes(old.get(k), new.get(k), key)
-        return out
-    return [] if old == new else [f"{prefix}: {old!r} -> {new!r}"]
 
 
 def _train_locked(cfg, workdir, model, tx, schedule, source, mesh, bsharding, example_global, shardings, abstract,

@@ -116,3 +116,70 @@ def test_cli_refuses_unknown_recipe_and_mismatched_task(bases, tmp_path, capsys)
     assert code != 0
     assert "recipe for 'panda_peg_insertion', not --task 'panda_pick_cube'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_export_runs_base_plus_residual_in_the_runtime(bases, tmp_path, capsys):
+    """``jaxrobot export`` of an RL run: the runtime (numpy + ONNX Runtime) composes base + residual action for
+    action like the JAX side, sampled (the same noise fed to both) and with the mean; ``jaxrobot eval --bundle``
+    drives it closed loop."""
+    import jax
+    import numpy as np
+
+    from jaxrobot.export.bundle import export_checkpoint
+    from jaxrobot.policies.evaluation import _import_runtime, runner_from_meta
+    from jaxrobot.rl import ppo
+    from jaxrobot.rl.finetuned import ResidualRunner, load_run
+    from jaxrobot.sim.evaluate import evaluate
+
+    w = tmp_path / "run"
+    assert finetune(bases[0], w, 2) == 0
+    bundle = tmp_path / "bundle"
+    export_checkpoint(w, bundle, formats=("onnx",), log=lambda s: None)
+    meta = json.loads((bundle / "bundle.json").read_text())
+    run = load_run(w)
+    assert meta["checkpoint"]["kind"] == "rl_finetune" and meta["checkpoint"]["step"] == 2
+    assert meta["checkpoint"]["base"]["params_sha256"] == run.base.digest
+    assert meta["runtime"]["residual"]["sample"] is True
+    assert {"onnx/residual.onnx", "onnx/policy.onnx", "rl_config.json"} <= set(meta["files"])
+
+    runtime = _import_runtime()
+    policy, normalizer = run.host_policy()
+    apply = jax.jit(lambda obs: run.nets.policy_network.apply(normalizer, policy, obs))
+    eps = []
+    noise = lambda shape: eps[-1]  # noqa: E731 - the runtime draws the noise the JAX side used
+    rt_sampled = runtime.Policy(str(bundle), threads=1, residual_noise=noise)
+    rt_mean = runtime.Policy(str(bundle), threads=1, sample_residual=False)
+    base_runner = runner_from_meta(run.base.meta, jax.device_get(run.base.params))
+    jax_mean = ResidualRunner(runner_from_meta(run.base.meta, jax.device_get(run.base.params)), run.nets,
+                              run.run.params, normalizer, run.sp, sample=False)
+    gen = np.random.default_rng(0)
+    errors = {"sampled": [], "mean": [], "correction": []}
+
+    class Both:
+        def reset(self, n_envs=None):
+            for r in (base_runner, jax_mean, rt_sampled, rt_mean):
+                r.reset(*([n_envs] if r in (base_runner, jax_mean) else []))
+
+        def __call__(self, obs, rng=None):
+            state = np.asarray(obs["state"])
+            base = np.asarray(base_runner(obs))
+            mean, std = apply(ppo.policy_observation(state, base))
+            eps.append(gen.standard_normal(np.shape(mean)).astype(np.float32))
+            want = np.asarray(ppo.compose_action(run.sp, base, mean + std * eps[-1]))
+            raw = {k: np.asarray(v) for k, v in obs.items()}
+            errors["sampled"].append(np.abs(rt_sampled(raw) - want).max())
+            errors["mean"].append(np.abs(rt_mean(raw) - np.asarray(jax_mean(obs))).max())
+            errors["correction"].append(np.abs(want - base).max())
+            return want
+
+    evaluate(Both(), run.env, n_envs=4, episodes=4, seed=5)
+    scale = float(run.sp.scale.max())
+    assert max(errors["correction"]) > 0.1 * scale  # the sampled residual really moves the action
+    assert max(errors["sampled"]) < 1e-4 * max(scale, 1.0), max(errors["sampled"])
+    assert max(errors["mean"]) < 1e-4 * max(scale, 1.0), max(errors["mean"])
+
+    capsys.readouterr()
+    assert main(["eval", "--bundle", str(bundle), "--task", "panda_peg_insertion", "--episodes", "4", "--envs",
+                 "4", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res["episodes"] == 4 and 0.0 <= res["success_rate"] <= 1.0

@@ -117,6 +117,10 @@ def _sample_observation(bundle: Bundle, names: list[str], rng: np.random.Generat
             obs[name] = (mean + 0.1 * std * rng.standard_normal(mean.shape).astype(np.float32))[None]
         else:
             obs[name] = example[name][:, -1]
+    residual = bundle.runtime.get("residual")
+    if residual is not None and obs.get("state", np.zeros((1, 0))).shape[-1] != residual["state_dim"]:
+        # the RL residual reads the task's full state; take it from the stored residual inputs
+        obs["state"] = bundle.example("b1", "residual", "in")["residual_obs"][:, :residual["state_dim"]]
     return obs
 
 

@@ -11,7 +11,11 @@ Written independently of jaxrobot but to the same contract as ``jaxrobot.policie
    the chunk is unnormalised;
 4. an action-chunk queue (execute ``n_action_steps`` actions from ``action_offset``, then re-plan) or, when
    the bundle sets ``temporal_ensemble_coeff``, ACT's temporal ensembling: re-plan every step and average
-   every prediction made for the current step with weights ``exp(-m i)``, ``i = 0`` the oldest.
+   every prediction made for the current step with weights ``exp(-m i)``, ``i = 0`` the oldest;
+5. an RL fine-tuned bundle (``runtime["residual"]``, from ``jaxrobot rl finetune``) then corrects that action:
+   ``residual([raw state, action]) -> (mean, std)``, ``u = mean + std * eps`` (``eps`` from a seeded standard
+   normal; ``u = mean`` when the bundle's ``sample`` is false or ``sample_residual=False``), and the action is
+   ``clip(action + clip(u, -1, 1) * scale, low, high)``.
 """
 
 from __future__ import annotations
@@ -72,14 +76,17 @@ class Policy:
     fp16, int8 or int8_full). ``providers``: ONNX Runtime execution providers (e.g.
     ``["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]`` on a Jetson).
     ``noise``: Diffusion Policy's initial-noise source ``shape -> float32 array`` (default: a seeded numpy
-    Generator's standard normal). A bundle given as a path is opened with ``verify`` (default True: every
+    Generator's standard normal). For an RL fine-tuned bundle, ``sample_residual`` (default: the bundle's choice,
+    what its success rate was measured with) samples the residual with ``residual_noise`` (default: a second
+    seeded Generator). A bundle given as a path is opened with ``verify`` (default True: every
     file checked against ``MANIFEST.json``, :class:`~jaxrobot_runtime.BundleIntegrityError` if one differs);
     a :class:`Bundle` is used as opened (``load_bundle(path)`` verifies by default too).
     """
 
     def __init__(self, bundle: Bundle | str, backend: str = "onnx", precision: str = "fp32", *,
                  providers: Sequence[str] | None = None, threads: int | None = None, seed: int = 0,
-                 noise: NoiseFn | None = None, verify: bool = True):
+                 noise: NoiseFn | None = None, verify: bool = True, sample_residual: bool | None = None,
+                 residual_noise: NoiseFn | None = None):
         self.bundle = bundle if isinstance(bundle, Bundle) else Bundle(bundle, verify=verify)
         rt = self.bundle.runtime
         self.kind = rt["kind"]
@@ -100,6 +107,16 @@ class Policy:
             gen = np.random.default_rng(seed)
             noise = lambda shape: gen.standard_normal(shape, dtype=np.float32)  # noqa: E731
         self.noise = noise
+        self.residual = rt.get("residual")
+        if self.residual is not None:
+            res = self.residual
+            self.res_scale, self.res_low, self.res_high = (np.asarray(res[k], np.float32)
+                                                           for k in ("scale", "low", "high"))
+            self.sample_residual = bool(res.get("sample", False)) if sample_residual is None else bool(sample_residual)
+            if residual_noise is None:
+                res_gen = np.random.default_rng([seed, 1])
+                residual_noise = lambda shape: res_gen.standard_normal(shape, dtype=np.float32)  # noqa: E731
+            self.residual_noise = residual_noise
         self.plans = 0
         self.reset()
 
@@ -112,7 +129,9 @@ class Policy:
             self.ensembler.reset()
 
     def _run(self, function: str, inputs: dict[str, np.ndarray], batch: int) -> dict[str, np.ndarray]:
-        runner = self.bundle.runner(function, self.backend, self.precision, batch, self.providers, self.threads)
+        # a function the bundle offers in fp32 only (the RL residual) runs in fp32 at any requested precision
+        precision = "fp32" if self.bundle.functions[function].get("fp32_only") else self.precision
+        runner = self.bundle.runner(function, self.backend, precision, batch, self.providers, self.threads)
         return runner(inputs)
 
     def observe(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -165,8 +184,28 @@ class Policy:
         inputs = self.observe(obs)
         self.steps += 1
         if self.ensembler is not None:
-            return self.ensembler.update(self.plan(inputs))
-        if not self.queue:
-            chunk = self.plan(inputs)
-            self.queue = [chunk[:, self.offset + i] for i in range(self.n_action_steps)]
-        return self.queue.pop(0)
+            action = self.ensembler.update(self.plan(inputs))
+        else:
+            if not self.queue:
+                chunk = self.plan(inputs)
+                self.queue = [chunk[:, self.offset + i] for i in range(self.n_action_steps)]
+            action = self.queue.pop(0)
+        if self.residual is None:
+            return action
+        if "state" not in obs:
+            raise BundleError(f"observation lacks 'state': the RL residual reads the task's full "
+                              f"{self.residual['state_dim']}-value state ({self.residual.get('task')})")
+        return self.correct(np.asarray(obs["state"], np.float32), action)
+
+    def correct(self, state: np.ndarray, action: np.ndarray) -> np.ndarray:
+        """The RL residual's correction of the base ``action [B, A]`` for the raw ``state [B, S]``."""
+        want = int(self.residual["state_dim"])
+        if state.shape[-1] != want:
+            raise BundleError(f"observation 'state' has {state.shape[-1]} values; the residual was trained on the "
+                              f"task's {want}-value state ({self.residual.get('task')})")
+        x = np.concatenate([state, np.asarray(action, np.float32)], axis=-1)
+        out = self._run("residual", {"residual_obs": x}, x.shape[0])
+        u = np.asarray(out["mean"], np.float32)
+        if self.sample_residual:
+            u = u + np.asarray(out["std"], np.float32) * np.asarray(self.residual_noise(u.shape), np.float32)
+        return np.clip(action + np.clip(u, -1.0, 1.0) * self.res_scale, self.res_low, self.res_high).astype(np.float32)
