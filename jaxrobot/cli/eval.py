@@ -54,6 +54,8 @@ def run_eval(args) -> int:
                        videos=args.videos, video_dir=video_dir, video_format=args.video_format)
     out = {"success_rate": float(res["success_rate"]), "episodes": int(res["episodes"]),
            "ci95": [float(res["ci95"][0]), float(res["ci95"][1])]}
+    if "coverage" in res.get("metrics_max", {}):  # PushT's second figure: the best coverage each episode reached
+        out["mean_max_coverage"] = float(res["metrics_max"]["coverage"])
     if args.videos:
         out.update(videos=[str(v) for v in res.get("videos", [])], grid=res.get("grid"))
     if args.json:
@@ -62,8 +64,9 @@ def run_eval(args) -> int:
         lo, hi = out["ci95"]
         which = (f"bundle via {args.backend} {args.precision}" if args.bundle
                  else f"checkpoint step {res['step']}")
+        cov = f", mean max coverage {out['mean_max_coverage']:.3f}" if "mean_max_coverage" in out else ""
         print(f"{args.task}: success {out['success_rate']:.1%} over {out['episodes']} episodes "
-              f"(95% CI {lo:.1%}-{hi:.1%}), {which}")
+              f"(95% CI {lo:.1%}-{hi:.1%}){cov}, {which}")
         if args.videos:
             print(f"videos: {', '.join(out['videos'])}; grid: {out['grid']}")
     return 0

@@ -70,8 +70,9 @@ def evaluate(policy_fn: PolicyFn, task: str | Env, n_envs: int = 64, episodes: i
     """Run ``episodes`` episodes of ``policy_fn`` closed loop; returns success rate, CI, lengths, metrics.
 
     Returns ``{"success_rate", "ci95": (lo, hi), "successes", "episodes", "episode_success": list[bool],
-    "episode_lengths": list[int],
-    "mean_return", "metrics": {name: mean at episode end}, "videos": [paths], "grid": path or None}``.
+    "episode_lengths": list[int], "mean_return", "metrics": {name: mean at episode end},
+    "metrics_max": {name: mean over episodes of the metric's maximum within the episode} (PushT's mean maximum
+    coverage), "videos": [paths], "grid": path or None}``.
 
     With ``videos > 0`` and a ``video_dir``, the first ``videos`` episodes are rendered from ``camera`` at
     ``video_size`` (H, W) into ``video_dir/episode_<i>.<video_format>`` (``"mp4"`` or ``"gif"``; default
@@ -97,6 +98,7 @@ def evaluate(policy_fn: PolicyFn, task: str | Env, n_envs: int = 64, episodes: i
     lengths: list[int] = []
     returns: list[float] = []
     metrics: dict[str, list[float]] = {}
+    maxima: dict[str, list[float]] = {}
     video_qpos: list[list[np.ndarray]] = []
     policy_key = jax.random.fold_in(jax.random.key(seed), 0x5EED)
     for r in range(rounds):
@@ -111,6 +113,7 @@ def evaluate(policy_fn: PolicyFn, task: str | Env, n_envs: int = 64, episodes: i
         length = np.full(n_envs, env.config.episode_steps)
         ok = np.zeros(n_envs, bool)
         final_metrics: dict[str, np.ndarray] = {}
+        best: dict[str, np.ndarray] = {}  # each metric's maximum over the episode's steps (PushT's max coverage)
         if not (videos and video_dir):
             n_video = 0
         elif video_pick == "mixed":
@@ -124,6 +127,9 @@ def evaluate(policy_fn: PolicyFn, task: str | Env, n_envs: int = 64, episodes: i
             state = benv.step(models, state, action)
             step_done = np.asarray(state.done)
             ret += np.where(done, 0.0, np.asarray(state.reward))
+            for k, v in state.metrics.items():
+                v = np.asarray(v, np.float64)
+                best[k] = np.where(done, best.get(k, v), np.maximum(best.get(k, v), v))
             newly = step_done & ~done
             if newly.any():
                 length[newly] = t + 1
@@ -143,6 +149,8 @@ def evaluate(policy_fn: PolicyFn, task: str | Env, n_envs: int = 64, episodes: i
         returns += ret[:take].tolist()
         for k, v in final_metrics.items():
             metrics.setdefault(k, []).extend(v[:take].tolist())
+        for k, v in best.items():
+            maxima.setdefault(k, []).extend(v[:take].tolist())
         video_qpos += frames
     n_ok = int(sum(success))
     result = {
@@ -154,6 +162,7 @@ def evaluate(policy_fn: PolicyFn, task: str | Env, n_envs: int = 64, episodes: i
         "episode_lengths": [int(x) for x in lengths],
         "mean_return": float(np.mean(returns)),
         "metrics": {k: float(np.mean(v)) for k, v in metrics.items()},
+        "metrics_max": {k: float(np.mean(v)) for k, v in maxima.items()},
         "videos": [],
         "grid": None,
     }

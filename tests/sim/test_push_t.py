@@ -161,3 +161,41 @@ def test_gen_demos_reads_back_through_tfds(pusht_env, pusht_benv, tmp_path):
         assert bool(ep["episode_metadata"]["success"])
         assert steps[0]["observation"]["state"].shape == (5,) and steps[0]["action"].shape == (2,)
         assert steps[-1]["reward"] == pytest.approx(1.0)
+
+
+def test_eval_reports_each_episodes_best_coverage(pusht_env):
+    """``metrics_max["coverage"]`` (``jaxrobot eval``'s ``mean_max_coverage``) is the mean over episodes of the best
+    coverage within each episode: checked against the states a recording policy saw in a one-step-longer replay
+    (same seeds, same actions), whose last call sees the first run's final states."""
+    import dataclasses
+
+    from jaxrobot.sim.evaluate import evaluate
+
+    class Sweep:  # the pusher sweeps through the block and back: coverage rises and falls within an episode
+        wants_state = True
+
+        def __init__(self):
+            self.seen = []
+
+        def reset(self, n_envs=None):
+            self.seen = []
+
+        def __call__(self, state, key):
+            self.seen.append((np.asarray(state.metrics["coverage"]), np.asarray(state.done)))
+            t = len(self.seen) - 1
+            block = np.asarray(state.obs["state"])[:, 2:4] if t == 0 else self.block
+            self.block = block
+            return np.clip(block + (0.1 - 0.02 * t) * np.array([1.0, 0.3]), -0.24, 0.24).astype(np.float32)
+
+    steps = 12
+    env = type(pusht_env)(dataclasses.replace(pusht_env.config, episode_steps=steps))
+    first = evaluate(Sweep(), env, n_envs=4, episodes=4, seed=5)
+    replay = Sweep()
+    evaluate(replay, type(pusht_env)(dataclasses.replace(pusht_env.config, episode_steps=steps + 1)), n_envs=4,
+             episodes=4, seed=5)
+    cov = np.stack([c for c, _ in replay.seen[1:steps + 1]])  # after steps 1..steps of the first run
+    done_before = np.stack([d for _, d in replay.seen[:steps]])  # an episode's later states do not count
+    ended = np.cumsum(done_before, axis=0) > 0
+    want = np.where(ended, -np.inf, cov).max(axis=0)
+    assert first["metrics_max"]["coverage"] == pytest.approx(float(want.mean()), abs=1e-6)
+    assert first["metrics_max"]["coverage"] > first["metrics"]["coverage"] + 1e-3  # the best is not the last
