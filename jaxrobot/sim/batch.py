@@ -86,6 +86,8 @@ def _expert_steps(env: Env, length: int, model: Any, state: State, key: jax.Arra
         nxt = env.step_with(model, s, executed)
         rec = {"obs": s.obs, "label": label, "executed": executed, "reward": nxt.reward,
                "success": nxt.success, "done": nxt.done}
+        if env.expert_strategies:
+            rec["strategy"] = s.info["strategy"]
         return nxt, rec
 
     return jax.lax.scan(body, state, None, length=length)

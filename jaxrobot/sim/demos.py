@@ -17,9 +17,12 @@ Episode layout (flat keys, T = steps until the episode ended)::
     episode_metadata/success    bool, always True here
     episode_metadata/seed       int64  run seed;  episode_metadata/episode_index int64
                                 (``jaxrobot.sim.batch.episode_keys(seed, index, 1)`` replays the episode)
+    episode_metadata/expert_strategy  int64  tasks whose expert has several strategies only (push_t): the
+                                index into ``Env.expert_strategies`` the episode used
 
 ``metadata.json`` (dataset level) records ``jaxrobot_sim``: the task, its whole config (action space, control
-rate, cameras), seed and flags, so a policy trained on the data is evaluated in the env that made it.
+rate, cameras), seed and flags, so a policy trained on the data is evaluated in the env that made it; for a
+multimodal expert also its ``expert_strategies`` and each one's share of the kept episodes.
 
 Each step holds the observation *before* the action; the episode ends on the step whose action made the
 task succeed (``is_last`` and ``is_terminal`` there), as ACT/LeRobot sim datasets end at success.
@@ -126,7 +129,7 @@ def split_episodes(roll: dict[str, np.ndarray], env: Env, seed: int, start: int,
     return out
 
 
-_STEP_KEYS = ("label", "executed", "reward", "success", "done")
+_STEP_KEYS = ("label", "executed", "reward", "success", "done", "strategy")
 
 
 def make_episode(steps: dict[str, np.ndarray], env: Env, seed: int, index: int,
@@ -151,6 +154,8 @@ def make_episode(steps: dict[str, np.ndarray], env: Env, seed: int, index: int,
         "episode_metadata/seed": np.int64(seed),
         "episode_metadata/episode_index": np.int64(index),
     })
+    if env.expert_strategies:
+        ep["episode_metadata/expert_strategy"] = np.int64(steps["strategy"][0])
     return success, ep
 
 
@@ -174,6 +179,8 @@ def features(env: Env) -> dict[str, dict[str, Any]]:
         "episode_metadata/seed": {"shape": (), "dtype": "int64"},
         "episode_metadata/episode_index": {"shape": (), "dtype": "int64"},
     })
+    if env.expert_strategies:  # index into the task's ``expert_strategies`` (names in metadata.json)
+        spec["episode_metadata/expert_strategy"] = {"shape": (), "dtype": "int64"}
     return spec
 
 
@@ -281,6 +288,11 @@ def collect(env: Env, episodes: int, *, seed: int = 0, batch_size: int = 256, ra
              "expert_success_rate": successes / max(ended, 1),
              "rollout_seconds": seconds, "first_call_seconds": first_call,
              "physics_steps_per_s": env_steps / max(seconds, 1e-9)}
+    if env.expert_strategies:
+        taken = np.bincount([int(ep["episode_metadata/expert_strategy"]) for ep in kept],
+                            minlength=len(env.expert_strategies))
+        stats["expert_strategy_shares"] = {name: float(c) / max(len(kept), 1)
+                                           for name, c in zip(env.expert_strategies, taken, strict=True)}
     return kept, stats
 
 
@@ -301,6 +313,9 @@ def generate(env: Env, task: str, out_dir: str, episodes: int, *, seed: int = 0,
                           action_label=action_label, progress=progress)
     made = {"task": task, "config": config_lib.to_dict(env.config), "seed": seed, "episodes": episodes,
             "randomize": randomize, "action_label": action_label}
+    if env.expert_strategies:
+        made.update(expert_strategies=list(env.expert_strategies),
+                    expert_strategy_shares=stats["expert_strategy_shares"])
     path = write_rlds(out_dir, dataset_name(task), kept, features=features(env), split="train",
                       metadata={"jaxrobot_sim": made},
                       description=(f"jaxrobot scripted-expert demonstrations of {task}: seed {seed}, "

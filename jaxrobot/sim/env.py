@@ -99,6 +99,10 @@ class Env(abc.ABC):
     language_instruction: str = ""
     #: Length of ``obs["state"]``.
     state_dim: ClassVar[int] = 0
+    #: Names of the scripted expert's strategies, when it has several (a multimodal expert): the task draws one
+    #: per episode at reset into ``info["strategy"]`` (an index here; policies never see it) and demos record it
+    #: as ``episode_metadata/expert_strategy``. Empty: one strategy.
+    expert_strategies: ClassVar[tuple[str, ...]] = ()
     #: Added to actuator controls to give actions (``action = ctrl + ctrl_offset``); None: zeros.
     ctrl_offset: ClassVar[tuple[float, ...] | None] = None
     #: Also put each camera's z-depth image (``depth_<cam>``) in the observation.

@@ -5,7 +5,9 @@ One batch size (``conftest.BATCH``) and module-shared compiled functions: compil
 takes ~70 s on this loaded CPU (seconds with the persistent cache).
 """
 
+import json
 import math
+import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -161,6 +163,31 @@ def test_gen_demos_reads_back_through_tfds(pusht_env, pusht_benv, tmp_path):
         assert bool(ep["episode_metadata"]["success"])
         assert steps[0]["observation"]["state"].shape == (5,) and steps[0]["action"].shape == (2,)
         assert steps[-1]["reward"] == pytest.approx(1.0)
+    # the multimodal expert's strategy per episode, and the shares in the stats and the dataset's metadata
+    taken = [int(ep["episode_metadata"]["expert_strategy"]) for ep in episodes]
+    shares = stats["expert_strategy_shares"]
+    assert set(shares) == {"left_half", "right_half"}
+    assert shares["right_half"] == pytest.approx(sum(taken) / n)
+    assert 0 < sum(taken) < n
+    made = json.loads((pathlib.Path(stats["path"]) / "metadata.json").read_text())["jaxrobot_sim"]
+    assert made["expert_strategies"] == ["left_half", "right_half"] and made["expert_strategy_shares"] == shares
+
+
+def test_expert_strategies_push_different_halves_of_the_t(pusht_rollout):
+    """Each episode's strategy decides which half of the T the expert pushes first where the scene allows
+    both: the pusher's side (block frame) when the block first moves follows the strategy in most episodes
+    (the expert without the bonus: 46% / 45% on the right half for either draw, 64 episodes of seed 7)."""
+    strategy = pusht_rollout["strategy"][:, 0]
+    assert (pusht_rollout["strategy"] == strategy[:, None]).all()  # fixed within an episode
+    st = pusht_rollout["obs/state"]
+    moved = np.linalg.norm(st[:, :, 2:4] - st[:, :1, 2:4], axis=-1) > 0.002
+    p = st[np.arange(BATCH), moved.argmax(axis=1)]
+    d = p[:, 0:2] - p[:, 2:4]
+    x_block = np.cos(p[:, 4]) * d[:, 0] + np.sin(p[:, 4]) * d[:, 1]  # the pusher along the T's bar
+    for k, side in ((0, -1.0), (1, 1.0)):
+        mine = strategy == k
+        assert mine.sum() >= BATCH // 4, strategy
+        assert (x_block[mine] * side > 0).mean() >= 0.7, (k, x_block[mine])
 
 
 def test_eval_reports_each_episodes_best_coverage(pusht_env):

@@ -206,6 +206,8 @@ class PushTConfig(EnvConfig):
     expert_*: scripted expert gains (see :meth:`PushT.expert`); ``expert_noise`` is the std (metres) of the
         DART-style injected pusher-target noise, active with ``expert_noise_prob`` per segment of
         ``expert_noise_hold`` control steps, and off once coverage exceeds ``expert_quiet_coverage``.
+        ``expert_side_bonus``: how much the episode's strategy (push the T's left or right half, drawn at reset)
+        adds to a push point's score on that half; 0 makes the expert unimodal.
     """
 
     kind: ClassVar[str] = "sim.push_t"
@@ -222,6 +224,7 @@ class PushTConfig(EnvConfig):
     expert_noise_prob: float = 0.3
     expert_noise_hold: int = 3
     expert_quiet_coverage: float = 0.85
+    expert_side_bonus: float = 0.5
     randomization: PushTRandomization = PushTRandomization()
 
     def check(self) -> None:
@@ -232,6 +235,7 @@ class PushTConfig(EnvConfig):
         require(0.1 <= self.pusher_distance <= 0.2, "pusher_distance", "must be in [0.1, 0.2] (clear of the T)")
         require(self.expert_free_speed > 0, "expert_free_speed", "must be > 0")
         require(self.expert_push_speed > 0, "expert_push_speed", "must be > 0")
+        require(self.expert_side_bonus >= 0, "expert_side_bonus", f"must be >= 0, got {self.expert_side_bonus}")
         check_expert_noise(self)
 
 
@@ -242,6 +246,9 @@ class PushT(Env):
     """Push the T onto the goal; see the module docstring for observation, action and scoring."""
 
     language_instruction = "push the T-shaped block onto the target"
+    #: The expert's two ways to push (drawn per episode): from the T's left or right half (block frame, bar along
+    #: x), wherever a push there moves the block well enough; see :func:`push_t_expert_action`.
+    expert_strategies = ("left_half", "right_half")
     state_dim = 5  # actions: the pusher's position-actuator targets, bounded by their ctrlrange (+-WORKSPACE)
     randomized_fields = ("dof_damping", "dof_frictionloss", "geom_rgba", *CAMERA_FIELDS)
 
@@ -264,7 +271,9 @@ class PushT(Env):
         pusher = jnp.clip(pusher, -WORKSPACE + 0.02, WORKSPACE - 0.02)
         qpos = jnp.concatenate([block, yaw[None], pusher])
         data = self.init_data(model, qpos, ctrl=pusher)
-        info = {"step": jnp.int32(0)}
+        # drawn from a folded key, so the scenes of every seed are those of a one-strategy expert
+        strategy = jax.random.bernoulli(jax.random.fold_in(rng, 0x57A7)).astype(jnp.int32)
+        info = {"step": jnp.int32(0), "strategy": strategy}
         reward, success, failure, metrics = self._evaluate(data)
         return State(data=data, obs=self._obs(model, data), reward=jnp.float32(0.0), done=jnp.bool_(False),
                      success=jnp.bool_(False), metrics=metrics, info=info)
@@ -328,10 +337,12 @@ class PushT(Env):
         - elsewhere: go straight to the approach point when the path is clear of the T, otherwise orbit
           the block on a circle until it is.
 
-        A pure function of the observation, so it recovers from the injected perturbations.
+        A pure function of the observation and the episode's strategy (``info["strategy"]``: prefer push points
+        on the T's left or right half), so it recovers from the injected perturbations; two episodes from the
+        same scene can take different ways, as human PushT demonstrations do.
         """
         cfg: PushTConfig = self.config
-        label, near_goal = push_t_expert_action(state.obs["state"], cfg)
+        label, near_goal = push_t_expert_action(state.obs["state"], cfg, state.info["strategy"])
         on, n = noise_segment(cfg, state.info["step"], rng, (2,))
         noise = jnp.where(on & ~near_goal, n, 0.0)
         return self.clip_action(label), self.clip_action(label + noise)
@@ -347,8 +358,10 @@ PUSH_LEAD = 0.0005
 ORBIT_RADIUS = 0.105  # circle around the centroid clear of the T (farthest corner 81 mm) plus the pusher
 
 
-def push_t_expert_action(obs: jax.Array, cfg: PushTConfig) -> tuple[jax.Array, jax.Array]:
-    """The expert's clean pusher target [2] from the observation [5]; also whether it is near the goal."""
+def push_t_expert_action(obs: jax.Array, cfg: PushTConfig, strategy: jax.Array | int = 0
+                         ) -> tuple[jax.Array, jax.Array]:
+    """The expert's clean pusher target [2] from the observation [5] and the episode's strategy (0: prefer the
+    T's left half, 1: its right half, by ``cfg.expert_side_bonus``); also whether it is near the goal."""
     dt = cfg.ctrl_dt
     pusher, centre, yaw = obs[0:2], obs[2:4], obs[4]
     rot = _rot(yaw)
@@ -375,7 +388,11 @@ def push_t_expert_action(obs: jax.Array, cfg: PushTConfig) -> tuple[jax.Array, j
     arc = jnp.abs(wrap_angle(jnp.arctan2(rel_c[:, 1], rel_c[:, 0]) - alpha))
     travel = ORBIT_RADIUS * arc + jnp.abs(jnp.linalg.norm(rel_c, axis=1) - rho)
     # Points whose push moves the block less than ~50 degrees off the error are never worth pushing.
-    i = jnp.argmax(align - TRAVEL_COST * travel - 2.0 * (align < MIN_ALIGN))
+    # The strategy's half of the T (points on the stem's axis belong to neither) scores a bonus: where pushes on
+    # both halves move the block well, the episode's strategy decides which; where only one does, it is taken.
+    side = jnp.where(jnp.asarray(strategy) > 0, 1.0, -1.0)
+    preferred = (jnp.asarray(CONTACT_POINTS)[:, 0] * side) > 0.005
+    i = jnp.argmax(align - TRAVEL_COST * travel - 2.0 * (align < MIN_ALIGN) + cfg.expert_side_bonus * preferred)
     c, n, f = contact[i], nrm[i], force[i]
 
     rel = pusher - c
