@@ -34,6 +34,7 @@ def register(sub) -> None:
 def run_eval(args) -> int:
     from jaxrobot.cli.errors import CliError
     from jaxrobot.policies.evaluation import evaluate_bundle, evaluate_checkpoint
+    from jaxrobot.sim.evaluate import eval_scalars
 
     if args.videos < 0:
         raise CliError(f"--videos must be >= 0, got {args.videos}")
@@ -55,7 +56,7 @@ def run_eval(args) -> int:
     out = {"success_rate": float(res["success_rate"]), "episodes": int(res["episodes"]),
            "ci95": [float(res["ci95"][0]), float(res["ci95"][1])]}
     if "coverage" in res.get("metrics_max", {}):  # PushT's second figure: the best coverage each episode reached
-        out["mean_max_coverage"] = float(res["metrics_max"]["coverage"])
+        out["mean_max_coverage"] = eval_scalars(res)["eval/mean_max_coverage"]
     if args.videos:
         out.update(videos=[str(v) for v in res.get("videos", [])], grid=res.get("grid"))
     if args.json:

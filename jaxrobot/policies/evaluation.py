@@ -111,7 +111,7 @@ def make_evaluator(cfg):
     def evaluator(state, step: int, meta: dict[str, Any]) -> dict[str, float]:
         import jax
 
-        from jaxrobot.sim.evaluate import evaluate
+        from jaxrobot.sim.evaluate import eval_scalars, evaluate
 
         params = state.ema_params if state.ema_params is not None else state.params
         params = jax.tree.map(np.asarray, jax.device_get(params))
@@ -119,9 +119,7 @@ def make_evaluator(cfg):
         n = tcfg.eval_episodes
         env = task_env(tcfg.eval_task, meta["data_spec"], meta["data_spec"].get("action_dim"),
                        f"config field 'train.eval_task' ({tcfg.eval_task!r}): the policy")
-        res = evaluate(runner, env, n_envs=min(64, n), episodes=n, seed=tcfg.seed + step)
-        return {"eval/success_rate": float(res["success_rate"]), "eval/ci95_lo": float(res["ci95"][0]),
-                "eval/ci95_hi": float(res["ci95"][1])}
+        return eval_scalars(evaluate(runner, env, n_envs=min(64, n), episodes=n, seed=tcfg.seed + step))
 
     return evaluator
 

@@ -154,13 +154,13 @@ def _finetune_locked(cfg, base, rollout_base, env, mesh, sp, nets, tx, workdir, 
         saved = i
 
     def evaluate(i: int) -> None:
+        from jaxrobot.sim.evaluate import eval_scalars
         from jaxrobot.sim.evaluate import evaluate as run_eval
 
         runner = make_runner(cfg, base, run, sp, nets, seed=cfg.eval_seed)
         n = cfg.eval_episodes
         res = run_eval(runner, env, n_envs=min(100, n), episodes=n, seed=cfg.eval_seed)
-        scores = {"eval/success_rate": float(res["success_rate"]), "eval/ci95_lo": float(res["ci95"][0]),
-                  "eval/ci95_hi": float(res["ci95"][1]), "env_steps": i * per_iteration}
+        scores = {**eval_scalars(res), "env_steps": i * per_iteration}
         writer.write(i, scores)
         best_eval.update(scores)
         log(f"iteration {i} ({i * per_iteration:,} env steps): eval success {scores['eval/success_rate']:.1%} "

@@ -62,6 +62,16 @@ def expert_policy(env: Env, noise: bool = False) -> PolicyFn:
     return policy
 
 
+def eval_scalars(result: dict[str, Any]) -> dict[str, float]:
+    """The scalars a training loop logs from an :func:`evaluate` result: success rate and its Wilson interval, and
+    for tasks scored by coverage (push_t) the mean of each episode's best coverage."""
+    out = {"eval/success_rate": float(result["success_rate"]), "eval/ci95_lo": float(result["ci95"][0]),
+           "eval/ci95_hi": float(result["ci95"][1])}
+    if "coverage" in result.get("metrics_max", {}):
+        out["eval/mean_max_coverage"] = float(result["metrics_max"]["coverage"])
+    return out
+
+
 def evaluate(policy_fn: PolicyFn, task: str | Env, n_envs: int = 64, episodes: int = 100, seed: int = 0, *,
              config=None, overrides=None, randomize: bool = False, videos: int = 0,
              video_dir: str | os.PathLike | None = None, video_size: tuple[int, int] = (240, 320),

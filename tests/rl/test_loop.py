@@ -95,6 +95,7 @@ def test_kill9_then_resume_continues_bit_for_bit(bases, tmp_path, capsys):
         evaluate_finetuned(killed, "panda_pick_cube", 8, n_envs=8)
 
 
+@pytest.mark.slow  # make test-all: the Preemption handler is shared with (and tested in) supervised training
 def test_sigterm_saves_and_exits_cleanly(bases, tmp_path):
     w = tmp_path / "term"
     proc = start(bases[0], w, 10_000)

@@ -196,7 +196,7 @@ def test_eval_reports_each_episodes_best_coverage(pusht_env):
     (same seeds, same actions), whose last call sees the first run's final states."""
     import dataclasses
 
-    from jaxrobot.sim.evaluate import evaluate
+    from jaxrobot.sim.evaluate import eval_scalars, evaluate
 
     class Sweep:  # the pusher sweeps through the block and back: coverage rises and falls within an episode
         wants_state = True
@@ -226,3 +226,5 @@ def test_eval_reports_each_episodes_best_coverage(pusht_env):
     want = np.where(ended, -np.inf, cov).max(axis=0)
     assert first["metrics_max"]["coverage"] == pytest.approx(float(want.mean()), abs=1e-6)
     assert first["metrics_max"]["coverage"] > first["metrics"]["coverage"] + 1e-3  # the best is not the last
+    # what training loops log (jaxrobot train's and rl finetune's periodic evaluations)
+    assert eval_scalars(first)["eval/mean_max_coverage"] == first["metrics_max"]["coverage"]
