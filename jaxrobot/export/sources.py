@@ -30,7 +30,8 @@ from jaxrobot.export.functions import ExportFunction, ExportPlan, TensorSpec, ex
 class ExportSource:
     """Everything the bundle writer needs from a workdir.
 
-    ``meta``/``cfg``/``example_batch``: of the supervised checkpoint whose data the parity batches come from (the
+    ``step``: the exported checkpoint's step (an RL run's iteration); ``meta``/``cfg``/``example_batch``: of the
+    supervised checkpoint whose data the parity batches come from (the
     base policy for an RL run); ``checkpoint``: the provenance written to ``bundle.json``; ``extra_files``:
     more files for the bundle (name -> text).
     """
@@ -111,7 +112,7 @@ def finetuned_source(workdir: str | os.PathLike, step: int | None, use_ema: bool
                           "sample": bool(run.cfg.sample_actions), "task": run.cfg.task}})
     checkpoint = {"workdir": str(pathlib.Path(workdir).absolute()), "step": int(run.step), "params": "rl",
                   "params_sha256": ckpt_lib.digest(policy), "kind": "rl_finetune", "base": src.checkpoint}
-    return dataclasses.replace(src, plan=plan, checkpoint=checkpoint,
+    return dataclasses.replace(src, step=int(run.step), plan=plan, checkpoint=checkpoint,
                                extra_files={"rl_config.json": config_lib.to_json(run.cfg) + "\n"})
 
 
