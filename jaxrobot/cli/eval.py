@@ -53,10 +53,11 @@ def run_eval(args) -> int:
         evaluate = evaluate_finetuned if is_rl_run(args.workdir) else evaluate_checkpoint
         res = evaluate(args.workdir, args.task, args.episodes, n_envs=args.envs, seed=args.seed, step=args.step,
                        videos=args.videos, video_dir=video_dir, video_format=args.video_format)
-    out = {"success_rate": float(res["success_rate"]), "episodes": int(res["episodes"]),
-           "ci95": [float(res["ci95"][0]), float(res["ci95"][1])]}
-    if "coverage" in res.get("metrics_max", {}):  # PushT's second figure: the best coverage each episode reached
-        out["mean_max_coverage"] = eval_scalars(res)["eval/mean_max_coverage"]
+    scalars = eval_scalars(res)
+    out = {"success_rate": scalars["eval/success_rate"], "episodes": int(res["episodes"]),
+           "ci95": [scalars["eval/ci95_lo"], scalars["eval/ci95_hi"]]}
+    if "eval/mean_max_coverage" in scalars:  # PushT's second figure: the best coverage each episode reached
+        out["mean_max_coverage"] = scalars["eval/mean_max_coverage"]
     if args.videos:
         out.update(videos=[str(v) for v in res.get("videos", [])], grid=res.get("grid"))
     if args.json:

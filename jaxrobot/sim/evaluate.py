@@ -137,15 +137,15 @@ def evaluate(policy_fn: PolicyFn, task: str | Env, n_envs: int = 64, episodes: i
             state = benv.step(models, state, action)
             step_done = np.asarray(state.done)
             ret += np.where(done, 0.0, np.asarray(state.reward))
-            for k, v in state.metrics.items():
-                v = np.asarray(v, np.float64)
+            step_metrics = {k: np.asarray(v, np.float64) for k, v in jax.device_get(state.metrics).items()}
+            for k, v in step_metrics.items():
                 best[k] = np.where(done, best.get(k, v), np.maximum(best.get(k, v), v))
             newly = step_done & ~done
             if newly.any():
                 length[newly] = t + 1
                 ok[newly] = np.asarray(state.success)[newly]
-                for k, v in state.metrics.items():
-                    final_metrics.setdefault(k, np.zeros(n_envs))[newly] = np.asarray(v)[newly]
+                for k, v in step_metrics.items():
+                    final_metrics.setdefault(k, np.zeros(n_envs))[newly] = v[newly]
             qpos = np.asarray(state.data.qpos[:n_video]) if n_video else None
             for i in range(n_video):
                 if not done[i]:

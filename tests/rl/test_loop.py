@@ -158,8 +158,10 @@ def test_export_runs_base_plus_residual_in_the_runtime(bases, tmp_path, capsys):
 
     class Both:
         def reset(self, n_envs=None):
-            for r in (base_runner, jax_mean, rt_sampled, rt_mean):
-                r.reset(*([n_envs] if r in (base_runner, jax_mean) else []))
+            base_runner.reset(n_envs)
+            jax_mean.reset(n_envs)
+            rt_sampled.reset()  # the runtime's Policy takes its batch size from the observations
+            rt_mean.reset()
 
         def __call__(self, obs, rng=None):
             state = np.asarray(obs["state"])
